@@ -1,0 +1,86 @@
+import { awscdk, javascript } from 'projen';
+
+const project = new awscdk.AwsCdkConstructLibrary({
+  name: 'cdk-mta-sts',
+  description: 'AWS CDK constructs that publish RFC 8461 MTA-STS policies and RFC 8460 TLS-RPT records on S3, CloudFront, ACM and Route 53.',
+  author: 'cdk-mta-sts developers',
+  authorAddress: 'maintainers@example.com',
+  repositoryUrl: 'https://example.com/cdk-mta-sts.git',
+  license: 'Apache-2.0',
+  keywords: ['cdk', 'aws-cdk', 'mta-sts', 'tls-rpt', 'smtp', 'email', 'rfc8461', 'rfc8460'],
+  defaultReleaseBranch: 'main',
+  packageManager: javascript.NodePackageManager.NPM,
+  projenrcTs: true,
+  jsiiVersion: '~6.0.0',
+
+  // Minimum aws-cdk-lib, also the version the tests run against (projen pins the dev dependency to it).
+  // 2.156.0 added S3BucketOrigin.withOriginAccessControl, but only from 2.197.0 on does the
+  // AwsCustomResource that uploads the policy synthesize a nodejs22.x Lambda: older versions emit
+  // nodejs20.x, which AWS no longer lets you create (cfn-lint E2533).
+  cdkVersion: '2.197.0',
+
+  // Nothing here can reach GitHub: no workflows, no release pipeline, no mergify.
+  github: false,
+  release: false,
+  // The README is hand-written; do not generate sample code.
+  sampleCode: false,
+
+  // jest 30 and eslint-import-resolver-typescript 4 depend on unrs-resolver, whose non-Linux
+  // optional binaries the registry here lacks, so `npm ci` fails on the lock file. These versions
+  // resolve with plain JavaScript.
+  jestOptions: {
+    jestVersion: '^29',
+    // Snapshots are assertions: a mismatch must fail, never be rewritten by the test run.
+    updateSnapshot: javascript.UpdateSnapshot.NEVER,
+    passWithNoTests: false,
+    jestConfig: {
+      // Snapshot serializer that masks asset hashes so an aws-cdk-lib upgrade alone does not churn snapshots.
+      snapshotSerializers: ['<rootDir>/test/asset-hash-serializer.ts'],
+      testTimeout: 60_000,
+    },
+  },
+
+  devDeps: [
+    // Independent MTA-STS client used to parse what the construct publishes (4.x runs on Node 20).
+    'mailauth@^4.9.5',
+    // Property-based tests for render/validate round trips.
+    'fast-check@^4',
+    // AWS Solutions security rules; major 2 matches aws-cdk-lib v2.
+    'cdk-nag@^2',
+    // The CLI 3.x cannot read assemblies of current aws-cdk-lib; only used for optional manual checks.
+    'aws-cdk@^2',
+  ],
+
+  // Compile-time checks for every jsii language; packaging them needs toolchains and network we lack.
+  publishToPypi: { distName: 'cdk-mta-sts', module: 'cdk_mta_sts' },
+  publishToMaven: {
+    javaPackage: 'io.github.cdkmtasts',
+    mavenGroupId: 'io.github.cdkmtasts',
+    mavenArtifactId: 'cdk-mta-sts',
+  },
+  publishToNuget: { dotNetNamespace: 'CdkMtaSts', packageId: 'CdkMtaSts' },
+  publishToGo: { moduleName: 'github.com/cdk-mta-sts/cdk-mta-sts-go' },
+
+  gitignore: ['cdk.out', '/example/cdk.out', '/bench/out'],
+  // example/ and bench/ are type-checked and run with the test tsconfig.
+  tsconfigDev: { include: ['example/**/*.ts', 'bench/**/*.ts'] },
+});
+
+// See jestOptions: the eslint component adds resolver 4.x (unrs-resolver); 3.6 uses enhanced-resolve.
+project.deps.removeDependency('eslint-import-resolver-typescript');
+project.addDevDeps('eslint-import-resolver-typescript@~3.6.3');
+
+// The README's main job: synthesize the example stack and print what it would publish.
+project.addTask('example', {
+  description: 'Synthesize the example stack for example.com and print the policy file and DNS records',
+  exec: 'ts-node --project test/tsconfig.json example/main.ts',
+});
+
+// The README's test command and CI: jsii compile (checks the API for every target language),
+// API.md regeneration, then jest and eslint.
+project.addTask('check', {
+  description: 'Compile with jsii, regenerate API.md, run the test suite and lint',
+  steps: [{ spawn: 'compile' }, { spawn: 'post-compile' }, { spawn: 'test' }],
+});
+
+project.synth();

@@ -1,0 +1,4 @@
+export * from './mode';
+export * from './policy';
+export * from './tls-rpt';
+export * from './mta-sts';

@@ -1,0 +1,92 @@
+import { createHash } from 'node:crypto';
+import { Duration, Token } from 'aws-cdk-lib';
+import { normaliseHostname, quote } from './hostname';
+import { MtaStsMode } from '../mode';
+import type { MtaStsPolicyProps } from '../policy';
+
+/** The largest `max_age` RFC 8461 §3.2 allows, in seconds (about one year). */
+export const MAX_AGE_LIMIT_SECONDS = 31_557_600;
+/** The largest policy file rendered, in bytes: the ceiling senders are advised to accept (RFC 8461 §3.3). */
+export const MAX_POLICY_BYTES = 65_536;
+
+/** The result of checking policy contents; fields hold defaults where a prop was invalid. */
+export interface PolicyAnalysis {
+  readonly problems: string[];
+  readonly mode: MtaStsMode;
+  readonly mx: string[];
+  readonly maxAgeSeconds: number;
+}
+
+const DEFAULT_MAX_AGE = Duration.days(7);
+
+/**
+ * Checks and normalises policy contents. `prefix` is put before each prop name
+ * (`domains[2].` for a domain of a multi-domain construct).
+ */
+export function analysePolicy(props: MtaStsPolicyProps, prefix: string): PolicyAnalysis {
+  const problems: string[] = [];
+  const MODES: readonly string[] = Object.values(MtaStsMode);
+  const mode = props.mode ?? MtaStsMode.TESTING;
+  if (!MODES.includes(mode)) {
+    problems.push(`\`${prefix}mode\` must be one of ${MODES.map(m => `"${m}"`).join(', ')}, got: ${quote(mode)}`);
+  }
+
+  const mxIn = props.mx ?? [];
+  const mx: string[] = [];
+  if (Token.isUnresolved(mxIn)) {
+    problems.push(`\`${prefix}mx\` must be known at synthesis time, since the policy id is a hash of the policy text, got: an unresolved token`);
+  } else {
+    mxIn.forEach((entry, index) => {
+      const prop = `\`${prefix}mx[${index}]\``;
+      if (typeof entry !== 'string') {
+        problems.push(`${prop} must be a string, got: ${quote(entry)}`);
+        return;
+      }
+      if (Token.isUnresolved(entry)) {
+        problems.push(`${prop} must be known at synthesis time, since the policy id is a hash of the policy text, got: an unresolved token`);
+        return;
+      }
+      const result = normaliseHostname(entry, { allowWildcard: true });
+      if (result.problem) {
+        problems.push(`${prop} must be a hostname or *.hostname and ${result.problem}, got: ${quote(entry)}`);
+      } else if (!mx.includes(result.value!)) {
+        mx.push(result.value!);
+      }
+    });
+    if (mxIn.length === 0 && mode !== MtaStsMode.NONE) {
+      problems.push(`\`${prefix}mx\` must list at least one MX host unless mode is "none", got: [] with mode ${quote(mode)}`);
+    }
+  }
+
+  const maxAge = props.maxAge ?? DEFAULT_MAX_AGE;
+  let maxAgeSeconds = DEFAULT_MAX_AGE.toSeconds();
+  if (maxAge.isUnresolved()) {
+    problems.push(`\`${prefix}maxAge\` must be known at synthesis time, since the policy id is a hash of the policy text, got: an unresolved token`);
+  } else {
+    const seconds = maxAge.toSeconds({ integral: false });
+    if (!Number.isInteger(seconds)) {
+      problems.push(`\`${prefix}maxAge\` must be a whole number of seconds, got: ${maxAge.toHumanString()} (${seconds} s)`);
+    } else if (seconds < 0 || seconds > MAX_AGE_LIMIT_SECONDS) {
+      problems.push(`\`${prefix}maxAge\` must be between 0 and ${MAX_AGE_LIMIT_SECONDS} seconds (about one year), got: ${seconds} s`);
+    } else {
+      maxAgeSeconds = seconds;
+    }
+  }
+
+  if (problems.length === 0) {
+    const bytes = Buffer.byteLength(renderPolicy(mode, mx, maxAgeSeconds), 'utf8');
+    if (bytes > MAX_POLICY_BYTES) {
+      problems.push(`\`${prefix}mx\` makes the policy file ${bytes} bytes, over the ${MAX_POLICY_BYTES} bytes senders are advised to accept; use wildcards, got: ${mx.length} hosts`);
+    }
+  }
+  return { problems, mode, mx, maxAgeSeconds };
+}
+
+export function renderPolicy(mode: MtaStsMode, mx: readonly string[], maxAgeSeconds: number): string {
+  const lines = ['version: STSv1', `mode: ${mode}`, ...mx.map(host => `mx: ${host}`), `max_age: ${maxAgeSeconds}`];
+  return lines.map(line => `${line}\r\n`).join('');
+}
+
+export function policyIdOf(text: string): string {
+  return createHash('sha256').update(text, 'utf8').digest('hex').slice(0, 32);
+}
