@@ -1,4 +1,4 @@
-import { Stack, Token } from 'aws-cdk-lib';
+import { Arn, ArnFormat, Stack, Token } from 'aws-cdk-lib';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import { Construct } from 'constructs';
@@ -40,7 +40,10 @@ export interface CertificatePlan {
 export function planCertificate(scope: Construct, props: CertificatePlanProps): CertificatePlan {
   if (props.supplied) {
     const supplied = props.supplied;
-    const region = supplied.env.region;
+    // An imported certificate's region is in its ARN; a created one's is its stack's.
+    const region = Token.isUnresolved(supplied.certificateArn)
+      ? supplied.env.region
+      : Arn.split(supplied.certificateArn, ArnFormat.SLASH_RESOURCE_NAME).region;
     const problems = Token.isUnresolved(region) || region === CLOUDFRONT_CERTIFICATE_REGION ? [] : [
       `\`certificate\` must be in ${CLOUDFRONT_CERTIFICATE_REGION}, the only region CloudFront takes certificates from, got: a certificate in ${quote(region)}`,
     ];

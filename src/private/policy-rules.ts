@@ -65,7 +65,7 @@ export function analysePolicy(props: MtaStsPolicyProps, prefix: string): PolicyA
   } else {
     const seconds = maxAge.toSeconds({ integral: false });
     if (!Number.isInteger(seconds)) {
-      problems.push(`\`${prefix}maxAge\` must be a whole number of seconds, got: ${maxAge.toHumanString()} (${seconds} s)`);
+      problems.push(`\`${prefix}maxAge\` must be a whole number of seconds, got: ${seconds} s`);
     } else if (seconds < 0 || seconds > MAX_AGE_LIMIT_SECONDS) {
       problems.push(`\`${prefix}maxAge\` must be between 0 and ${MAX_AGE_LIMIT_SECONDS} seconds (about one year), got: ${seconds} s`);
     } else {
