@@ -2,3 +2,4 @@ export * from './mode';
 export * from './policy';
 export * from './tls-rpt';
 export * from './mta-sts';
+export * from './mta-sts-domains';

@@ -23,8 +23,11 @@ export interface CertificatePlanProps {
 /** What `planCertificate` found: problems to report, or a way to get the certificate. */
 export interface CertificatePlan {
   readonly problems: string[];
-  /** Creates (or returns) the certificate; call only when there are no problems. */
-  readonly obtain: () => acm.ICertificate;
+  /**
+   * Creates (or returns) the certificate; call only when there are no problems. A certificate
+   * created beside the caller goes into `where` (default: the scope given to planCertificate).
+   */
+  readonly obtain: (where?: Construct) => acm.ICertificate;
 }
 
 /**
@@ -70,7 +73,7 @@ export function planCertificate(scope: Construct, props: CertificatePlanProps): 
     };
   }
   if (stack.region === CLOUDFRONT_CERTIFICATE_REGION) {
-    return { problems: [], obtain: () => create(scope, props.id) };
+    return { problems: [], obtain: (where: Construct = scope) => create(where, props.id) };
   }
 
   const problems: string[] = [];

@@ -20,24 +20,26 @@ export interface PolicyAnalysis {
 const DEFAULT_MAX_AGE = Duration.days(7);
 
 /**
- * Checks and normalises policy contents. `prefix` is put before each prop name
- * (`domains[2].` for a domain of a multi-domain construct).
+ * Checks and normalises policy contents. `prefix` is put before each prop name, or, as a
+ * function, gives the full name of each field (a multi-domain construct names a field
+ * `domains[2].mx` when the domain sets it and `mx` when it comes from the defaults).
  */
-export function analysePolicy(props: MtaStsPolicyProps, prefix: string): PolicyAnalysis {
+export function analysePolicy(props: MtaStsPolicyProps, prefix: string | ((field: 'mode' | 'mx' | 'maxAge') => string)): PolicyAnalysis {
+  const name = (field: 'mode' | 'mx' | 'maxAge') => (typeof prefix === 'string' ? `${prefix}${field}` : prefix(field));
   const problems: string[] = [];
   const MODES: readonly string[] = Object.values(MtaStsMode);
   const mode = props.mode ?? MtaStsMode.TESTING;
   if (!MODES.includes(mode)) {
-    problems.push(`\`${prefix}mode\` must be one of ${MODES.map(m => `"${m}"`).join(', ')}, got: ${quote(mode)}`);
+    problems.push(`\`${name('mode')}\` must be one of ${MODES.map(m => `"${m}"`).join(', ')}, got: ${quote(mode)}`);
   }
 
   const mxIn = props.mx ?? [];
   const mx: string[] = [];
   if (Token.isUnresolved(mxIn)) {
-    problems.push(`\`${prefix}mx\` must be known at synthesis time, since the policy id is a hash of the policy text, got: an unresolved token`);
+    problems.push(`\`${name('mx')}\` must be known at synthesis time, since the policy id is a hash of the policy text, got: an unresolved token`);
   } else {
     mxIn.forEach((entry, index) => {
-      const prop = `\`${prefix}mx[${index}]\``;
+      const prop = `\`${name('mx')}[${index}]\``;
       if (typeof entry !== 'string') {
         problems.push(`${prop} must be a string, got: ${quote(entry)}`);
         return;
@@ -54,20 +56,20 @@ export function analysePolicy(props: MtaStsPolicyProps, prefix: string): PolicyA
       }
     });
     if (mxIn.length === 0 && mode !== MtaStsMode.NONE) {
-      problems.push(`\`${prefix}mx\` must list at least one MX host unless mode is "none", got: [] with mode ${quote(mode)}`);
+      problems.push(`\`${name('mx')}\` must list at least one MX host unless mode is "none", got: [] with mode ${quote(mode)}`);
     }
   }
 
   const maxAge = props.maxAge ?? DEFAULT_MAX_AGE;
   let maxAgeSeconds = DEFAULT_MAX_AGE.toSeconds();
   if (maxAge.isUnresolved()) {
-    problems.push(`\`${prefix}maxAge\` must be known at synthesis time, since the policy id is a hash of the policy text, got: an unresolved token`);
+    problems.push(`\`${name('maxAge')}\` must be known at synthesis time, since the policy id is a hash of the policy text, got: an unresolved token`);
   } else {
     const seconds = maxAge.toSeconds({ integral: false });
     if (!Number.isInteger(seconds)) {
-      problems.push(`\`${prefix}maxAge\` must be a whole number of seconds, got: ${seconds} s`);
+      problems.push(`\`${name('maxAge')}\` must be a whole number of seconds, got: ${seconds} s`);
     } else if (seconds < 0 || seconds > MAX_AGE_LIMIT_SECONDS) {
-      problems.push(`\`${prefix}maxAge\` must be between 0 and ${MAX_AGE_LIMIT_SECONDS} seconds (about one year), got: ${seconds} s`);
+      problems.push(`\`${name('maxAge')}\` must be between 0 and ${MAX_AGE_LIMIT_SECONDS} seconds (about one year), got: ${seconds} s`);
     } else {
       maxAgeSeconds = seconds;
     }
@@ -76,7 +78,7 @@ export function analysePolicy(props: MtaStsPolicyProps, prefix: string): PolicyA
   if (problems.length === 0) {
     const bytes = Buffer.byteLength(renderPolicy(mode, mx, maxAgeSeconds), 'utf8');
     if (bytes > MAX_POLICY_BYTES) {
-      problems.push(`\`${prefix}mx\` makes the policy file ${bytes} bytes, over the ${MAX_POLICY_BYTES} bytes senders are advised to accept; use wildcards, got: ${mx.length} hosts`);
+      problems.push(`\`${name('mx')}\` makes the policy file ${bytes} bytes, over the ${MAX_POLICY_BYTES} bytes senders are advised to accept; use wildcards, got: ${mx.length} hosts`);
     }
   }
   return { problems, mode, mx, maxAgeSeconds };
