@@ -11,9 +11,10 @@ import { DEFAULT_PRICE_CLASS, DEFAULT_RECORD_TTL } from './private/defaults';
 import { createPolicyDistribution } from './private/distribution';
 import { resolveDomain } from './private/domain';
 import { groupDomains } from './private/grouping';
+import { normaliseHostname, quote } from './private/hostname';
+import { addNagSuppressions } from './private/nag';
 import { analysePolicy } from './private/policy-rules';
 import { PolicyObject, createPolicyBucket } from './private/policy-store';
-import { normaliseHostname, quote } from './private/hostname';
 import { throwIfProblems } from './private/problems';
 import { addDomainRecords, DomainRecords } from './private/records';
 import { createRoutingFunction } from './private/routing';
@@ -269,6 +270,8 @@ export class MtaStsDomains extends Construct {
         publishedBy: [policyObjects.get(plan.policy.id)!],
       }));
     }
+
+    addNagSuppressions(this);
   }
 
   /** The policy published for a domain. */

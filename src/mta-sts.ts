@@ -9,6 +9,7 @@ import { planCertificate } from './private/certificate';
 import { DEFAULT_PRICE_CLASS, DEFAULT_RECORD_TTL } from './private/defaults';
 import { createPolicyDistribution } from './private/distribution';
 import { resolveDomain } from './private/domain';
+import { addNagSuppressions } from './private/nag';
 import { PolicyObject, createPolicyBucket } from './private/policy-store';
 import { throwIfProblems } from './private/problems';
 import { analysePolicy } from './private/policy-rules';
@@ -199,5 +200,7 @@ export class MtaSts extends Construct {
         description: 'TLS-RPT record',
       });
     }
+
+    addNagSuppressions(this);
   }
 }

@@ -2,7 +2,7 @@ import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as route53 from 'aws-cdk-lib/aws-route53';
-import { MtaSts, MtaStsMode } from '../src';
+import { MtaSts, MtaStsDomains, MtaStsMode } from '../src';
 
 // Whole-template snapshots of the main configurations. They complement the targeted
 // assertions in mta-sts.test.ts; asset hashes are masked by test/asset-hash-serializer.ts.
@@ -50,6 +50,23 @@ test('mode none with a supplied certificate and no TLS-RPT', () => {
     mx: [],
     maxAge: Duration.days(1),
     certificate: acm.Certificate.fromCertificateArn(stack, 'Certificate', `arn:aws:acm:us-east-1:${ACCOUNT}:certificate/abc`),
+  });
+  expect(Template.fromStack(stack).toJSON()).toMatchSnapshot();
+});
+
+test('MtaStsDomains with three domains in two zones', () => {
+  const app = new App();
+  const stack = new Stack(app, 'Stack', { env: { account: ACCOUNT, region: 'us-east-1' } });
+  const zone = zoneIn(stack);
+  const other = route53.HostedZone.fromHostedZoneAttributes(stack, 'Other', { hostedZoneId: 'Z9876543210', zoneName: 'example.org' });
+  new MtaStsDomains(stack, 'MtaSts', {
+    mx: ['*.mail.example.net'],
+    tlsRpt: { rua: ['mailto:tls-reports@example.net'] },
+    domains: [
+      { hostedZone: zone },
+      { hostedZone: zone, domainName: 'eu.example.com', mode: MtaStsMode.ENFORCE },
+      { hostedZone: other },
+    ],
   });
   expect(Template.fromStack(stack).toJSON()).toMatchSnapshot();
 });

@@ -1,0 +1,146 @@
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { App, Stack } from 'aws-cdk-lib';
+import * as acm from 'aws-cdk-lib/aws-certificatemanager';
+import * as route53 from 'aws-cdk-lib/aws-route53';
+import { MtaSts, MtaStsDomains, MtaStsMode } from '../src';
+
+/**
+ * Lints the synthesized templates of the main configurations with cfn-lint (the CloudFormation
+ * linter, a Python tool), offline: it checks against the resource schemas it ships with.
+ * Errors (E...) fail the test; warnings are printed. Skipped when cfn-lint is not on the PATH.
+ */
+
+const ACCOUNT = '111111111111';
+const CERTIFICATE_ARN = 'arn:aws:acm:us-east-1:111111111111:certificate/11111111-2222-3333-4444-555555555555';
+
+const probe = spawnSync('cfn-lint', ['--version'], { encoding: 'utf8' });
+const cfnLintMissing = (probe.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
+if (cfnLintMissing) {
+  console.warn('cfn-lint is not on the PATH (spawn cfn-lint: ENOENT), so the cfn-lint tests are skipped; install it with `pip install cfn-lint`.');
+}
+const lintTest = cfnLintMissing
+  ? (name: string, fn: () => void) => test.skip(`${name} [skipped: cfn-lint is not installed]`, fn)
+  : test;
+
+interface Configuration {
+  readonly region: string;
+  readonly crossRegionReferences?: boolean;
+  readonly suppliedCertificate?: boolean;
+  readonly tlsRpt: boolean;
+  /** Publish this many domains with MtaStsDomains instead of one with MtaSts. */
+  readonly domains?: number;
+  /** The stacks (templates) the app must contain. */
+  readonly stacks: string[];
+}
+
+const CONFIGURATIONS: Record<string, Configuration> = {
+  'a us-east-1 stack creating its certificate, with TLS-RPT': { region: 'us-east-1', tlsRpt: true, stacks: ['Stack'] },
+  'a us-east-1 stack creating its certificate, without TLS-RPT': { region: 'us-east-1', tlsRpt: false, stacks: ['Stack'] },
+  'a eu-west-1 stack with a companion certificate stack in us-east-1': {
+    region: 'eu-west-1',
+    crossRegionReferences: true,
+    tlsRpt: true,
+    stacks: ['Stack', 'Stack-MtaStsCertificates'],
+  },
+  'a eu-west-1 stack with a supplied us-east-1 certificate': { region: 'eu-west-1', suppliedCertificate: true, tlsRpt: false, stacks: ['Stack'] },
+  'MtaStsDomains with 25 domains in a us-east-1 stack': { region: 'us-east-1', tlsRpt: true, domains: 25, stacks: ['Stack'] },
+  'MtaStsDomains with 12 domains in eu-west-1 and a companion certificate stack': {
+    region: 'eu-west-1', crossRegionReferences: true, tlsRpt: true, domains: 12, stacks: ['Stack', 'Stack-MtaStsCertificates'],
+  },
+};
+
+/** One finding of `cfn-lint --format json`. */
+interface CfnLintFinding {
+  readonly Level: string;
+  readonly Message: string;
+  readonly Rule: { readonly Id: string };
+  readonly Location: { readonly Path?: Array<string | number>; readonly Start: { readonly LineNumber: number } };
+}
+
+let outdirs: string[] = [];
+afterAll(() => {
+  outdirs.forEach(dir => fs.rmSync(dir, { recursive: true, force: true }));
+  outdirs = [];
+});
+
+function synthesize(config: Configuration): Array<{ stack: Stack; templatePath: string }> {
+  const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'cdk-mta-sts-cfn-lint-'));
+  outdirs.push(outdir);
+  const app = new App({ outdir });
+  const stack = new Stack(app, 'Stack', {
+    env: { account: ACCOUNT, region: config.region },
+    crossRegionReferences: config.crossRegionReferences,
+  });
+  const hostedZone = route53.HostedZone.fromHostedZoneAttributes(stack, 'Zone', {
+    hostedZoneId: 'Z0123456789ABCDEFGHIJ',
+    zoneName: 'example.com',
+  });
+  if (config.domains !== undefined) {
+    const modes = [MtaStsMode.TESTING, MtaStsMode.ENFORCE, MtaStsMode.NONE];
+    new MtaStsDomains(stack, 'MtaSts', {
+      mx: ['*.mail.example.net'],
+      tlsRpt: { rua: ['mailto:tls-reports@example.net'] },
+      domains: Array.from({ length: config.domains }, (_, i) => ({
+        hostedZone: route53.HostedZone.fromHostedZoneAttributes(stack, `Zone${i}`, { hostedZoneId: `Z0123456789ABCDEFG${i}`, zoneName: `brand${i}.example` }),
+        mode: modes[i % 3],
+      })),
+    });
+  } else {
+    new MtaSts(stack, 'MtaSts', {
+      hostedZone,
+      mx: ['mx1.example.com', '*.mail.example.com'],
+      certificate: config.suppliedCertificate ? acm.Certificate.fromCertificateArn(stack, 'Certificate', CERTIFICATE_ARN) : undefined,
+      tlsRpt: config.tlsRpt ? { rua: ['mailto:tls-reports@example.com'] } : undefined,
+    });
+  }
+  const assembly = app.synth();
+  return app.node.children.filter(Stack.isStack).map(s => ({
+    stack: s,
+    templatePath: path.join(assembly.directory, s.templateFile),
+  }));
+}
+
+function cfnLint(templatePath: string, region: string): CfnLintFinding[] {
+  const result = spawnSync('cfn-lint', ['--format', 'json', '--regions', region, '--', templatePath], {
+    encoding: 'utf8',
+    timeout: 50_000,
+  });
+  if (result.error) {
+    throw result.error;
+  }
+  try {
+    return JSON.parse(result.stdout || '[]');
+  } catch {
+    throw new Error(`cfn-lint exited with ${result.status} and no JSON report; stderr:\n${result.stderr}`);
+  }
+}
+
+const describeFinding = (finding: CfnLintFinding) =>
+  `${finding.Rule.Id} at ${(finding.Location.Path ?? []).join('/')} (line ${finding.Location.Start.LineNumber}): ${finding.Message}`;
+
+describe.each(Object.entries(CONFIGURATIONS))('cfn-lint on %s', (name, config) => {
+  lintTest('finds no error in any template of the app', () => {
+    // GIVEN
+    const templates = synthesize(config);
+
+    // WHEN
+    const reports = templates.map(({ stack, templatePath }) => ({
+      stack: stack.stackName,
+      findings: cfnLint(templatePath, stack.region),
+    }));
+
+    // THEN
+    expect(reports.map(report => report.stack)).toEqual(config.stacks);
+    for (const report of reports) {
+      const warnings = report.findings.filter(finding => !finding.Rule.Id.startsWith('E'));
+      if (warnings.length > 0) {
+        console.log(`cfn-lint warnings for ${report.stack} (${name}):\n${warnings.map(describeFinding).map(line => `  ${line}`).join('\n')}`);
+      }
+      expect({ stack: report.stack, errors: report.findings.filter(finding => finding.Rule.Id.startsWith('E')).map(describeFinding) })
+        .toEqual({ stack: report.stack, errors: [] });
+    }
+  });
+});
