@@ -84,8 +84,10 @@ export function normaliseHostname(input: string, options: HostnameOptions = {}):
     return refuse('must be a hostname, not an IP address');
   }
   const normalised = ascii.join('.');
-  if (normalised.length > MAX_NAME) {
-    return refuse(`must be at most ${MAX_NAME} characters long (${normalised.length} in A-label form)`);
+  // A wildcard stands for at least one more character and a dot: `*.` counts, so that a pattern
+  // no valid hostname can match is refused.
+  if (prefix.length + normalised.length > MAX_NAME) {
+    return refuse(`must be at most ${MAX_NAME} characters long (${prefix.length + normalised.length} in A-label form)`);
   }
   return { value: prefix + normalised };
 }
@@ -102,15 +104,45 @@ function normaliseLabel(label: string): HostnameResult {
         ? 'must not have a label that begins or ends with a hyphen'
         : 'may contain only letters, digits and hyphens in each label');
     }
-    if (lower.startsWith('xn--') && (domainToASCII(lower) !== lower || domainToUnicode(lower) === '')) {
-      return refuse(`has an invalid A-label "${lower}"`);
+    if (lower.startsWith('xn--')) {
+      if (domainToASCII(lower) !== lower || domainToUnicode(lower) === '') {
+        return refuse(`has an invalid A-label "${lower}"`);
+      }
+      // An A-label stands for its U-label: apply the same rules, so writing a name in its
+      // xn-- form does not get past them (a Latin/Cyrillic mix, a stray ";" or hyphen).
+      const decoded = normaliseUnicodeLabel(domainToUnicode(lower));
+      if (decoded.problem) {
+        return decoded;
+      }
+      if (decoded.value !== lower) {
+        return refuse(`has an invalid A-label "${lower}"`);
+      }
     }
     return { value: lower };
   }
-  const unicode = label.normalize('NFC').toLowerCase();
+  return normaliseUnicodeLabel(label);
+}
+
+function normaliseUnicodeLabel(label: string): HostnameResult {
+  // Lower-case code point by code point: String#toLowerCase applies the Greek final-sigma rule
+  // ("ΑΣ" to "ας"), where IDNA maps each "Σ" to "σ" and so names a different host.
+  const unicode = Array.from(label.normalize('NFC'), ch => ch.toLowerCase()).join('');
   const aLabel = domainToASCII(unicode);
-  if (aLabel === '' || aLabel.includes('.') || domainToUnicode(aLabel) !== unicode) {
+  // The label must round-trip, and lower-casing must agree with IDNA's own mapping of the label
+  // as given (IDNA maps "ẞ" to "ss", lower-casing to "ß").
+  if (aLabel === '' || aLabel.includes('.') || domainToUnicode(aLabel) !== unicode || domainToASCII(label) !== aLabel) {
     return refuse('has a Unicode label that is not a valid IDNA label as written (use the A-label form)');
+  }
+  // The ASCII characters of a U-label are copied into its A-label as they are (RFC 3492), so
+  // they obey the hostname rules too; and RFC 5891 §4.2.3.1 restricts hyphens in U-labels.
+  if (!LDH_LABEL.test(aLabel)) {
+    return refuse('may contain only letters, digits and hyphens in each label');
+  }
+  if (/^-|-$/.test(unicode)) {
+    return refuse('must not have a label that begins or ends with a hyphen');
+  }
+  if (unicode.slice(2, 4) === '--') {
+    return refuse('must not have a Unicode label with hyphens in its third and fourth positions');
   }
   const scripts = CONFUSABLE_SCRIPTS.filter(([, pattern]) => pattern.test(unicode)).map(([scriptName]) => scriptName);
   if (scripts.length > 1) {

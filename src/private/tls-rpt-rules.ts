@@ -36,8 +36,10 @@ export function tlsRptProblems(options: TlsRptOptions, prefix: string): string[]
   return problems;
 }
 
-// RFC 5322 atext plus "." for the local part; "," ";" and "?" are excluded (see below).
-const LOCAL_PART = /^(?:[A-Za-z0-9!#$&'*+/=^_`{|}~.-]|%[0-9A-Fa-f]{2})+$/;
+// RFC 5322 atext plus "." for the local part, less what RFC 6068 §2 requires percent-encoded in a
+// mailto: URI: characters that are not URI characters ("^" "`" "{" "|" "}"), "%", "/" "?" "#",
+// and "&" "=" ";"; "," is excluded too (see below).
+const LOCAL_PART = /^(?:[A-Za-z0-9!$'*+_~.-]|%[0-9A-Fa-f]{2})+$/;
 // RFC 3986 characters allowed in an https URI, less "," and ";" which RFC 8460 requires encoded.
 const URI_CHARS = /^(?:[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+=]|%[0-9A-Fa-f]{2})+$/;
 
@@ -70,7 +72,7 @@ function mailtoProblem(address: string): string | undefined {
   const local = address.slice(0, at);
   const domain = address.slice(at + 1);
   if (!LOCAL_PART.test(local) || local.includes('?') || local.startsWith('.') || local.endsWith('.') || local.includes('..')) {
-    return 'must be a mailto: URI with one address whose local part is a dot-atom (no "?" headers)';
+    return 'must be a mailto: URI with one address whose local part is a dot-atom, with "#", "%", "&", "/", "=", "?", "^", "`", "{", "|" and "}" percent-encoded (RFC 6068; no "?" headers)';
   }
   const host = normaliseHostname(domain);
   if (host.problem || host.value !== domain.toLowerCase()) {
@@ -89,13 +91,19 @@ function httpsProblem(uri: string): string | undefined {
   } catch {
     return 'must be an https: URL';
   }
-  if (!uri.toLowerCase().startsWith('https://')) {
+  // Read the parts as RFC 3986 does, not as the WHATWG URL parser (which skips extra slashes
+  // and decodes the host): senders may use either.
+  const parts = /^https:\/\/([^/?#]*)([^#]*)(?:#(.*))?$/i.exec(uri);
+  if (!parts || parts[1] === '') {
     return 'must be an https: URL with an authority (https://host/...)';
   }
-  if (url.username !== '' || url.password !== '') {
+  if (url.username !== '' || url.password !== '' || parts[1].includes('@')) {
     return 'must be an https: URL without user information';
   }
-  const host = normaliseHostname(url.hostname);
+  if (/[\[\]]/.test(parts[2]) || /[#\[\]]/.test(parts[3] ?? '')) {
+    return 'must be an https: URL whose path, query and fragment percent-encode "[", "]" and any "#" after the first';
+  }
+  const host = normaliseHostname(parts[1].replace(/:[0-9]*$/, ''));
   if (host.problem) {
     return `must be an https: URL whose host is a DNS name (${host.problem})`;
   }

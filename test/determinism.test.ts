@@ -1,0 +1,185 @@
+/**
+ * Synthesis is deterministic: the same configuration gives byte-identical templates in any App,
+ * and neither the key order of the props nor the order in which two MtaSts are built changes a
+ * logical id or a template. A churning template would replace resources, or re-announce a
+ * policy id, on every deployment.
+ */
+import { App, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as acm from 'aws-cdk-lib/aws-certificatemanager';
+import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
+import * as route53 from 'aws-cdk-lib/aws-route53';
+import { MtaSts, MtaStsMode, MtaStsProps } from '../src';
+
+const ACCOUNT = '111111111111';
+const HOSTED_ZONE_ID = 'Z0123456789ABCDEFGHIJ';
+
+type PropsWithoutZone = Omit<MtaStsProps, 'hostedZone' | 'certificate'>;
+
+interface Config {
+  readonly name: string;
+  readonly region: string;
+  readonly zoneName: string;
+  /** One entry per MtaSts in the stack: construct id and props. */
+  readonly instances: ReadonlyArray<readonly [string, PropsWithoutZone]>;
+  /** Import a us-east-1 certificate instead of letting the construct create one. */
+  readonly suppliedCertificate?: boolean;
+}
+
+const ENFORCE: PropsWithoutZone = {
+  mode: MtaStsMode.ENFORCE,
+  mx: ['mx1.example.com', '*.mail.example.com'],
+  maxAge: Duration.days(14),
+  tlsRpt: { rua: ['mailto:tls-reports@example.com', 'https://tlsrpt.example.com/v1'] },
+  priceClass: cloudfront.PriceClass.PRICE_CLASS_ALL,
+  removalPolicy: RemovalPolicy.DESTROY,
+  recordTtl: Duration.minutes(1),
+};
+
+const CONFIGS: Config[] = [
+  { name: 'testing mode with defaults', region: 'us-east-1', zoneName: 'example.com', instances: [['MtaSts', { mx: ['mx1.example.com', 'mx2.example.com'] }]] },
+  { name: 'enforce mode with wildcards, TLS-RPT and every option', region: 'us-east-1', zoneName: 'example.com', instances: [['MtaSts', ENFORCE]] },
+  { name: 'none mode', region: 'us-east-1', zoneName: 'example.com', instances: [['MtaSts', { mode: MtaStsMode.NONE, mx: [], maxAge: Duration.days(1) }]] },
+  {
+    name: 'an internationalised domain',
+    region: 'us-east-1',
+    zoneName: 'bücher.example',
+    instances: [['MtaSts', { mode: MtaStsMode.ENFORCE, mx: ['mx.bücher.example', '*.post.bücher.example'], tlsRpt: { rua: ['mailto:tls@xn--bcher-kva.example'] } }]],
+  },
+  { name: 'a supplied certificate', region: 'us-east-1', zoneName: 'example.com', instances: [['MtaSts', ENFORCE]], suppliedCertificate: true },
+  { name: 'a stack in eu-west-1 with a companion certificate stack', region: 'eu-west-1', zoneName: 'example.com', instances: [['MtaSts', ENFORCE]] },
+  {
+    name: 'two policy domains in one eu-west-1 stack',
+    region: 'eu-west-1',
+    zoneName: 'example.com',
+    instances: [
+      ['Main', ENFORCE],
+      ['Eu', { domainName: 'eu.example.com', mx: ['mx.eu.example.com'], tlsRpt: { rua: ['mailto:tls-reports@example.com'] } }],
+    ],
+  },
+];
+
+/** Builds the configuration in a new App and returns every stack's template, by artifact id. */
+function synthesize(
+  config: Config,
+  reorder: (props: PropsWithoutZone) => PropsWithoutZone = props => props,
+  reverseInstances = false,
+): Record<string, string> {
+  const app = new App();
+  const stack = new Stack(app, 'Stack', { env: { account: ACCOUNT, region: config.region }, crossRegionReferences: config.region !== 'us-east-1' });
+  const hostedZone = route53.HostedZone.fromHostedZoneAttributes(stack, 'Zone', { hostedZoneId: HOSTED_ZONE_ID, zoneName: config.zoneName });
+  const certificate = config.suppliedCertificate
+    ? acm.Certificate.fromCertificateArn(stack, 'Certificate', `arn:aws:acm:us-east-1:${ACCOUNT}:certificate/11111111-2222-3333-4444-555555555555`)
+    : undefined;
+  const instances = reverseInstances ? [...config.instances].reverse() : config.instances;
+  for (const [id, props] of instances) {
+    new MtaSts(stack, id, { hostedZone, certificate, ...reorder(props) });
+  }
+  const assembly = app.synth();
+  return Object.fromEntries(assembly.stacks.map(artifact => [artifact.id, JSON.stringify(artifact.template)]));
+}
+
+/** The same props with their keys, and the keys of nested objects, in reverse order. */
+function reverseKeys(props: PropsWithoutZone): PropsWithoutZone {
+  const entries = Object.entries(props).reverse().map(([key, value]) => [
+    key,
+    value && typeof value === 'object' && !Array.isArray(value) && Object.getPrototypeOf(value) === Object.prototype
+      ? Object.fromEntries(Object.entries(value).reverse())
+      : value,
+  ]);
+  return Object.fromEntries(entries) as PropsWithoutZone;
+}
+
+/** JSON with object keys sorted at every level: equal for templates that differ only in key order. */
+function canonical(json: string): string {
+  const sort = (value: unknown): unknown => {
+    if (Array.isArray(value)) {
+      return value.map(sort);
+    }
+    if (value && typeof value === 'object') {
+      return Object.fromEntries(Object.keys(value).sort().map(key => [key, sort((value as Record<string, unknown>)[key])]));
+    }
+    return value;
+  };
+  return JSON.stringify(sort(JSON.parse(json)));
+}
+
+function resourceIds(json: string): string[] {
+  return Object.keys(JSON.parse(json).Resources ?? {}).sort();
+}
+
+describe.each(CONFIGS)('synthesizing $name', (config) => {
+  // GIVEN / WHEN
+  const first = synthesize(config);
+
+  test('gives byte-identical templates in two separate Apps', () => {
+    // WHEN
+    const second = synthesize(config);
+
+    // THEN
+    expect(Object.keys(second)).toEqual(Object.keys(first));
+    for (const id of Object.keys(first)) {
+      expect({ id, template: second[id] }).toEqual({ id, template: first[id] });
+    }
+  });
+
+  test('gives byte-identical templates when the props are written in another key order', () => {
+    // WHEN
+    const reordered = synthesize(config, reverseKeys);
+
+    // THEN
+    expect(reordered).toEqual(first);
+  });
+
+  test('creates the expected stacks', () => {
+    const companion = config.region !== 'us-east-1' && !config.suppliedCertificate;
+    expect(Object.keys(first).sort()).toEqual(companion ? ['Stack', 'Stack-MtaStsCertificates'] : ['Stack']);
+    expect(first.Stack).toContain('"Type":"Custom::MtaStsPolicyObject"');
+    expect(first[companion ? 'Stack-MtaStsCertificates' : 'Stack'].includes('"Type":"AWS::CertificateManager::Certificate"'))
+      .toBe(!config.suppliedCertificate);
+  });
+
+  if (config.instances.length > 1) {
+    test('keeps every logical id and template when the MtaSts are built in the other order', () => {
+      // WHEN
+      const reversed = synthesize(config, undefined, true);
+
+      // THEN
+      expect(Object.keys(reversed).sort()).toEqual(Object.keys(first).sort());
+      for (const id of Object.keys(first)) {
+        expect({ id, resources: resourceIds(reversed[id]) }).toEqual({ id, resources: resourceIds(first[id]) });
+        expect({ id, template: canonical(reversed[id]) }).toEqual({ id, template: canonical(first[id]) });
+      }
+    });
+  }
+});
+
+describe('two MtaSts in one us-east-1 stack', () => {
+  const config: Config = {
+    name: 'two policy domains in us-east-1',
+    region: 'us-east-1',
+    zoneName: 'example.com',
+    instances: [
+      ['Main', ENFORCE],
+      ['Eu', { domainName: 'eu.example.com', mx: ['mx.eu.example.com'], tlsRpt: { rua: ['mailto:tls-reports@example.com'] } }],
+    ],
+  };
+
+  test('keep every logical id and template when built in the other order', () => {
+    // GIVEN / WHEN
+    const forward = synthesize(config);
+    const reversed = synthesize(config, undefined, true);
+
+    // THEN
+    expect(resourceIds(reversed.Stack)).toEqual(resourceIds(forward.Stack));
+    expect(canonical(reversed.Stack)).toBe(canonical(forward.Stack));
+  });
+
+  test('give each instance the logical ids it has when alone in the stack', () => {
+    // GIVEN / WHEN
+    const both = resourceIds(synthesize(config).Stack);
+    const eu = resourceIds(synthesize({ ...config, instances: [config.instances[1]] }).Stack);
+
+    // THEN: adding a second domain does not rename the first one's resources
+    expect(both).toEqual(expect.arrayContaining(eu));
+  });
+});
