@@ -3,8 +3,8 @@ import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import { parsePolicy } from 'mailauth/lib/mta-sts';
-import { MtaStsDomainOptions, MtaStsDomains, MtaStsDomainsProps, MtaStsMode, MtaStsPolicy } from '../src';
 import { flatten, publishedPolicies } from '../example/inspect';
+import { MtaStsDomainOptions, MtaStsDomains, MtaStsDomainsProps, MtaStsMode, MtaStsPolicy } from '../src';
 
 const ACCOUNT = '111111111111';
 const MODES = [MtaStsMode.TESTING, MtaStsMode.ENFORCE, MtaStsMode.NONE];
@@ -212,7 +212,11 @@ describe('MtaStsDomains stability', () => {
     new MtaStsDomains(stack, 'MtaSts', {
       mx: ['*.mail.example.net'],
       tlsRpt: { rua: ['mailto:tls@example.net'] },
-      domains: names.map((name, i) => ({ hostedZone: zone(stack, name), mode: modeOf(name), maxAge: name === changedDomain ? Duration.days(1) : undefined })),
+      domains: names.map(name => ({
+        hostedZone: zone(stack, name),
+        mode: modeOf(name),
+        maxAge: name === changedDomain ? Duration.days(1) : undefined,
+      })),
     });
     const after = Template.fromStack(stack);
     const functionsBefore = Object.values(before.template.findResources('AWS::CloudFront::Function')).map((f: any) => f.Properties.Name).sort();

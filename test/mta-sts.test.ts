@@ -1,6 +1,7 @@
 import { App, Duration, RemovalPolicy, Stack, StackProps, Token } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
+import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import { MtaSts, MtaStsMode, MtaStsProps } from '../src';
 
@@ -244,7 +245,6 @@ describe('MtaSts options', () => {
 
   test('applies price class, removal policy and record TTL', () => {
     const { stack, zone } = makeStack();
-    const cloudfront = require('aws-cdk-lib/aws-cloudfront');
     new MtaSts(stack, 'MtaSts', enforceProps(zone, {
       priceClass: cloudfront.PriceClass.PRICE_CLASS_ALL,
       removalPolicy: RemovalPolicy.DESTROY,

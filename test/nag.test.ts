@@ -112,7 +112,7 @@ function nagMessages(stack: Stack): string[] {
   const annotations = Annotations.fromStack(stack);
   const aws = Match.stringLikeRegexp('AwsSolutions-.*');
   return [...annotations.findError('*', aws), ...annotations.findWarning('*', aws)]
-    .map(message => `${message.type} at ${message.id}: ${message.entry.data}`);
+    .map(message => `${message.entry.type} at ${message.id}: ${message.entry.data}`);
 }
 
 function foundSuppressions(stacks: Stack[]): FoundSuppression[] {

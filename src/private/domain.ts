@@ -36,9 +36,9 @@ export function resolveDomain(zone: route53.IHostedZone, domainName: string | un
   }
   const name = result.value!;
   if (zoneName !== undefined && !Token.isUnresolved(zoneName)) {
-    const zone = normaliseHostname(zoneName).value ?? zoneName.toLowerCase().replace(/\.$/, '');
-    if (name !== zone && !name.endsWith(`.${zone}`)) {
-      return { domainName: name, problems: [`${prop} must be the hosted zone's name (${zone}) or a name below it, got: ${quote(given)}`] };
+    const apex = normaliseHostname(zoneName).value ?? zoneName.toLowerCase().replace(/\.$/, '');
+    if (name !== apex && !name.endsWith(`.${apex}`)) {
+      return { domainName: name, problems: [`${prop} must be the hosted zone's name (${apex}) or a name below it, got: ${quote(given)}`] };
     }
   }
   return { domainName: name, problems: [] };
