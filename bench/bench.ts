@@ -1,0 +1,275 @@
+/**
+ * Synthesis benchmark for cdk-mta-sts (not a test: it prints figures and never fails on them).
+ *
+ *   npx ts-node --project test/tsconfig.json bench/bench.ts
+ *
+ * Optional: BENCH_REPS / BENCH_WARMUP change the repetitions per domain count (defaults 7
+ * and 2), BENCH_PAIRS / BENCH_PAIR_WARMUP those of the single-domain comparison (40, 10).
+ * No garbage collection is forced between runs: a forced full GC flushes V8's compiled code
+ * and inline caches, and made every run 2-3x slower and less like a real `cdk synth`.
+ *
+ * Part 1: MtaStsDomains with 1, 10, 50 and 100 policy domains in one stack, each in its own
+ * imported hosted zone, three distinct policies (testing / enforce / none). Reports the median
+ * synthesis time (new App + stack + construct + app.synth()), the CloudFormation resource
+ * count, Lambda functions, the bytes of the file assets the stack's asset manifest references
+ * (the template's own entry excluded; it is counted separately) and the template's bytes.
+ *
+ * Part 2: one domain, the MtaSts construct against a hand-written aws-cdk-lib stack with the
+ * same resources (bench/handwritten.ts), interleaved, and the ratio of the median times.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { App, Stack } from 'aws-cdk-lib';
+import * as route53 from 'aws-cdk-lib/aws-route53';
+import * as cxapi from 'aws-cdk-lib/cx-api';
+import { addHandwrittenMtaSts } from './handwritten';
+import { MtaSts, MtaStsDomains, MtaStsMode } from '../src';
+
+const ENV = { account: '111111111111', region: 'us-east-1' };
+const STACK_NAME = 'MtaStsBench';
+const MX = ['*.mail.example.net'];
+const TLS_RPT = { rua: ['mailto:tls@example.net'] };
+const MODES = [MtaStsMode.TESTING, MtaStsMode.ENFORCE, MtaStsMode.NONE];
+const DOMAIN_COUNTS = [1, 10, 50, 100];
+const REPS = positiveInt(process.env.BENCH_REPS, 7);
+const WARMUP = positiveInt(process.env.BENCH_WARMUP, 2);
+/**
+ * The single-domain comparison is cheap (tens of ms a run) and noisier, so it takes more
+ * warm-up pairs (the JIT needs a few dozen synths to settle) and more timed pairs.
+ */
+const PAIR_WARMUP = positiveInt(process.env.BENCH_PAIR_WARMUP, 10);
+const PAIRS = positiveInt(process.env.BENCH_PAIRS, 40);
+
+const TEMP_ROOT = fs.mkdtempSync(path.join(os.tmpdir(), 'cdk-mta-sts-bench-'));
+
+interface Metrics {
+  readonly resources: number;
+  readonly lambdas: number;
+  readonly assetBytes: number;
+  readonly templateBytes: number;
+  readonly types: Record<string, number>;
+}
+
+interface Run {
+  readonly ms: number;
+  readonly metrics: Metrics;
+}
+
+type Builder = (stack: Stack) => void;
+
+/** Builds N imported zones and one MtaStsDomains over them. */
+function multiDomain(count: number): Builder {
+  return (stack) => {
+    const domains = Array.from({ length: count }, (_, i) => ({
+      hostedZone: route53.HostedZone.fromHostedZoneAttributes(stack, `Zone${i}`, {
+        hostedZoneId: `ZBENCH${String(i).padStart(8, '0')}`,
+        zoneName: `brand${i}.example`,
+      }),
+      mode: MODES[i % MODES.length],
+    }));
+    new MtaStsDomains(stack, 'MtaSts', { mx: MX, tlsRpt: TLS_RPT, domains });
+  };
+}
+
+/** One domain with the single-domain MtaSts construct. */
+const singleConstruct: Builder = (stack) => {
+  const hostedZone = route53.HostedZone.fromHostedZoneAttributes(stack, 'Zone', {
+    hostedZoneId: 'ZBENCH00000000',
+    zoneName: 'brand0.example',
+  });
+  new MtaSts(stack, 'MtaSts', { hostedZone, mode: MtaStsMode.TESTING, mx: MX, tlsRpt: TLS_RPT });
+};
+
+/** The same domain, hand-written with aws-cdk-lib L2 constructs. */
+const singleHandwritten: Builder = (stack) => {
+  addHandwrittenMtaSts(stack, 'MtaSts', {
+    hostedZoneId: 'ZBENCH00000000',
+    domainName: 'brand0.example',
+    mode: 'testing',
+    mx: MX,
+    rua: TLS_RPT.rua,
+  });
+};
+
+/** Times one synthesis into a fresh directory, then measures what it wrote and removes it. */
+function synthOnce(build: Builder): Run {
+  const outdir = fs.mkdtempSync(path.join(TEMP_ROOT, 'cdk.out-'));
+  try {
+    const start = process.hrtime.bigint();
+    const app = new App({ outdir });
+    const stack = new Stack(app, STACK_NAME, { env: ENV });
+    build(stack);
+    const assembly = app.synth();
+    const ms = Number(process.hrtime.bigint() - start) / 1e6;
+    return { ms, metrics: measure(assembly, outdir) };
+  } finally {
+    fs.rmSync(outdir, { recursive: true, force: true });
+  }
+}
+
+function measure(assembly: cxapi.CloudAssembly, outdir: string): Metrics {
+  const stack = assembly.getStackByName(STACK_NAME);
+  const resources = Object.values<{ Type: string }>(stack.template.Resources ?? {});
+  const types: Record<string, number> = {};
+  for (const resource of resources) {
+    types[resource.Type] = (types[resource.Type] ?? 0) + 1;
+  }
+  const templateBytes = fs.statSync(stack.templateFullPath).size;
+
+  // The stack's *.assets.json lists every file asset it publishes (the template included).
+  let assetBytes = 0;
+  for (const manifestArtifact of stack.dependencies.filter(cxapi.AssetManifestArtifact.isAssetManifestArtifact)) {
+    const manifest = JSON.parse(fs.readFileSync(manifestArtifact.file, 'utf8')) as {
+      files?: Record<string, { source: { path?: string } }>;
+      dockerImages?: Record<string, { source: { directory?: string } }>;
+    };
+    const sources = [
+      ...Object.values(manifest.files ?? {}).map(f => f.source.path),
+      ...Object.values(manifest.dockerImages ?? {}).map(d => d.source.directory),
+    ];
+    for (const source of sources) {
+      if (source === undefined || source === stack.templateFile) {
+        continue;
+      }
+      assetBytes += sizeOf(path.resolve(outdir, source));
+    }
+  }
+  return {
+    resources: resources.length,
+    lambdas: types['AWS::Lambda::Function'] ?? 0,
+    assetBytes,
+    templateBytes,
+    types,
+  };
+}
+
+/** Bytes of a file, or of every file below a directory. */
+function sizeOf(target: string): number {
+  const stat = fs.statSync(target);
+  if (!stat.isDirectory()) {
+    return stat.size;
+  }
+  return fs.readdirSync(target).reduce((sum, entry) => sum + sizeOf(path.join(target, entry)), 0);
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+function loadAverage(): string {
+  return os.loadavg().map(l => l.toFixed(2)).join(' ');
+}
+
+function positiveInt(value: string | undefined, fallback: number): number {
+  const parsed = Number(value);
+  return Number.isInteger(parsed) && parsed > 0 ? parsed : fallback;
+}
+
+function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map(r => r[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ');
+  return [line(header), widths.map(w => '-'.repeat(w)).join('-|-'), ...rows.map(line)].join('\n');
+}
+
+function formatTypes(types: Record<string, number>): string {
+  return Object.entries(types)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([type, n]) => `${type.replace(/^AWS::/, '')}=${n}`)
+    .join(', ');
+}
+
+function sameMetrics(a: Metrics, b: Metrics): boolean {
+  return a.resources === b.resources && a.assetBytes === b.assetBytes && a.templateBytes === b.templateBytes;
+}
+
+function main(): void {
+  const cpus = os.cpus();
+  console.log('cdk-mta-sts synthesis benchmark');
+  console.log(`machine: ${cpus[0]?.model ?? 'unknown cpu'}, ${cpus.length} cpus, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, `
+    + `${os.type()} ${os.release()} ${os.arch()}, node ${process.version}`);
+  console.log(`load average (1/5/15 min) at start: ${loadAverage()}`);
+  console.log(`runs: ${WARMUP} warm-up (discarded) + ${REPS} timed per domain count, rounds interleaved across counts; `
+    + `${PAIR_WARMUP} + ${PAIRS} interleaved pairs for the single-domain comparison`);
+  console.log('');
+
+  // Part 1: domain counts, interleaved round by round so drift hits every count alike.
+  const runs = new Map<number, Run[]>(DOMAIN_COUNTS.map(n => [n, []]));
+  for (let round = 0; round < WARMUP + REPS; round++) {
+    for (const count of DOMAIN_COUNTS) {
+      const run = synthOnce(multiDomain(count));
+      if (round >= WARMUP) {
+        runs.get(count)!.push(run);
+      }
+    }
+  }
+  const rows = DOMAIN_COUNTS.map((count) => {
+    const list = runs.get(count)!;
+    const m = list[0].metrics;
+    const stable = list.every(r => sameMetrics(r.metrics, m));
+    const times = list.map(r => r.ms);
+    return [
+      String(count),
+      median(times).toFixed(1),
+      `${Math.min(...times).toFixed(0)}-${Math.max(...times).toFixed(0)}`,
+      String(m.resources) + (stable ? '' : '*'),
+      String(m.lambdas),
+      String(m.assetBytes),
+      String(m.templateBytes),
+    ];
+  });
+  console.log('MtaStsDomains, one stack (us-east-1), 3 distinct policies');
+  console.log(table(['domains', 'synth ms (median)', 'min-max ms', 'resources', 'lambdas', 'asset bytes', 'template bytes'], rows));
+  console.log('');
+  console.log('resource types:');
+  for (const count of DOMAIN_COUNTS) {
+    console.log(`  ${String(count).padStart(3)} domains: ${formatTypes(runs.get(count)![0].metrics.types)}`);
+  }
+  console.log('');
+
+  // Part 2: one domain, construct vs hand-written, interleaved, alternating which goes first.
+  const constructRuns: Run[] = [];
+  const handRuns: Run[] = [];
+  for (let pair = 0; pair < PAIR_WARMUP + PAIRS; pair++) {
+    const constructFirst = pair % 2 === 0;
+    const first = synthOnce(constructFirst ? singleConstruct : singleHandwritten);
+    const second = synthOnce(constructFirst ? singleHandwritten : singleConstruct);
+    if (pair >= PAIR_WARMUP) {
+      constructRuns.push(constructFirst ? first : second);
+      handRuns.push(constructFirst ? second : first);
+    }
+  }
+  const constructMedian = median(constructRuns.map(r => r.ms));
+  const handMedian = median(handRuns.map(r => r.ms));
+  const c = constructRuns[0].metrics;
+  const h = handRuns[0].metrics;
+  const single = (name: string, list: Run[], m: Metrics) => {
+    const times = list.map(r => r.ms);
+    return [name, median(times).toFixed(1), `${Math.min(...times).toFixed(0)}-${Math.max(...times).toFixed(0)}`,
+      String(m.resources), String(m.lambdas), String(m.assetBytes), String(m.templateBytes)];
+  };
+  console.log('One domain: MtaSts construct vs hand-written aws-cdk-lib stack (bench/handwritten.ts)');
+  console.log(table(['stack', 'synth ms (median)', 'min-max ms', 'resources', 'lambdas', 'asset bytes', 'template bytes'], [
+    single('MtaSts construct', constructRuns, c),
+    single('hand-written', handRuns, h),
+  ]));
+  console.log(`  construct types:    ${formatTypes(c.types)}`);
+  console.log(`  hand-written types: ${formatTypes(h.types)}`);
+  const typesMatch = JSON.stringify(Object.entries(c.types).sort()) === JSON.stringify(Object.entries(h.types).sort());
+  console.log(`  resource types and counts ${typesMatch ? 'match' : 'DIFFER'}`);
+  const ratio = constructMedian / handMedian;
+  console.log(`synth time ratio (construct / hand-written, medians of ${PAIRS} interleaved pairs): ${ratio.toFixed(3)} `
+    + `(${((ratio - 1) * 100).toFixed(1)} % overhead; target <= 10 %)`);
+  const pairRatios = constructRuns.map((r, i) => r.ms / handRuns[i].ms);
+  console.log(`  cross-checks: median of per-pair ratios ${median(pairRatios).toFixed(3)}, `
+    + `ratio of minima ${(Math.min(...constructRuns.map(r => r.ms)) / Math.min(...handRuns.map(r => r.ms))).toFixed(3)}`);
+  console.log(`load average (1/5/15 min) at end: ${loadAverage()}`);
+}
+
+try {
+  main();
+} finally {
+  fs.rmSync(TEMP_ROOT, { recursive: true, force: true });
+}
