@@ -7,7 +7,7 @@ import { Construct } from 'constructs';
 import { MtaStsMode } from './mode';
 import { MtaStsPolicy } from './policy';
 import { planCertificate } from './private/certificate';
-import { DEFAULT_PRICE_CLASS, DEFAULT_RECORD_TTL } from './private/defaults';
+import { DEFAULT_PRICE_CLASS, DEFAULT_RECORD_TTL, recordTtlProblems } from './private/defaults';
 import { createPolicyDistribution } from './private/distribution';
 import { resolveDomain } from './private/domain';
 import { groupDomains } from './private/grouping';
@@ -192,6 +192,7 @@ export class MtaStsDomains extends Construct {
     if (!Number.isInteger(groupSize) || groupSize < 1 || groupSize > MAX_GROUP_SIZE) {
       problems.add(`\`certificateGroupSize\` must be a whole number from 1 to ${MAX_GROUP_SIZE}, got: ${quote(groupSize)}`);
     }
+    recordTtlProblems(props.recordTtl).forEach(problem => problems.add(problem));
     if (props.domains.length === 0) {
       problems.add('`domains` must list at least one domain, got: []');
     }

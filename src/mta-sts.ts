@@ -6,7 +6,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { MtaStsPolicy, MtaStsPolicyProps } from './policy';
 import { planCertificate } from './private/certificate';
-import { DEFAULT_PRICE_CLASS, DEFAULT_RECORD_TTL } from './private/defaults';
+import { DEFAULT_PRICE_CLASS, DEFAULT_RECORD_TTL, recordTtlProblems } from './private/defaults';
 import { createPolicyDistribution } from './private/distribution';
 import { resolveDomain } from './private/domain';
 import { addNagSuppressions } from './private/nag';
@@ -136,6 +136,7 @@ export class MtaSts extends Construct {
       ...domain.problems,
       ...analysePolicy(props, '').problems,
       ...(props.tlsRpt ? tlsRptProblems(props.tlsRpt, 'tlsRpt.') : []),
+      ...recordTtlProblems(props.recordTtl),
     ];
     const certificatePlan = planCertificate(this, {
       names: [`mta-sts.${domain.domainName}`],

@@ -376,6 +376,12 @@ describe('MtaSts validation', () => {
     expect(stack.node.tryFindChild('MtaSts')?.node.children ?? []).toEqual([]);
   });
 
+  test('fails when recordTtl is not a whole number of seconds', () => {
+    const { stack, zone } = makeStack();
+    expect(() => new MtaSts(stack, 'MtaSts', enforceProps(zone, { recordTtl: Duration.millis(1500) })))
+      .toThrow('`recordTtl` must be a whole number of seconds from 0 to 2147483647, got: 1.5 s');
+  });
+
   test('fails when mx is empty in enforce mode', () => {
     const { stack, zone } = makeStack();
     expect(() => new MtaSts(stack, 'MtaSts', { hostedZone: zone, mode: MtaStsMode.ENFORCE, mx: [] }))

@@ -37,7 +37,8 @@ const SHORT_MAX_AGE_SECONDS = 86_400;
  *
  * The policy record depends on the alias records, the distribution and everything in
  * `publishedBy` (the uploaded policy object), so CloudFormation changes it only after the file
- * it announces is served: publish before announce (RFC 8461 §8.1... §3.1 caching).
+ * it announces is served: publish before announce (RFC 8461 §3.1: senders fetch
+ * the policy when they see a new id and cache what they get for max_age).
  */
 export function addDomainRecords(scope: Construct, props: DomainRecordsProps): DomainRecords {
   const target = route53.RecordTarget.fromAlias(new targets.CloudFrontTarget(props.distribution));
