@@ -47,8 +47,6 @@ const project = new awscdk.AwsCdkConstructLibrary({
     'fast-check@^4',
     // AWS Solutions security rules; major 2 matches aws-cdk-lib v2.
     'cdk-nag@^2',
-    // The CLI 3.x cannot read assemblies of current aws-cdk-lib; only used for optional manual checks.
-    'aws-cdk@^2',
   ],
 
   // Compile-time checks for every jsii language; packaging them needs toolchains and network we lack.
