@@ -85,13 +85,22 @@ describe('MtaSts in a us-east-1 stack', () => {
     });
   });
 
-  test('uploads with a single nodejs22.x function that may only put that one object', () => {
+  test('deletes the policy object with its resource, so a DESTROY bucket can be removed', () => {
+    const resource = Object.values(template.findResources('Custom::MtaStsPolicyObject'))[0];
+    const remove = JSON.parse(resource.Properties.Delete['Fn::Join'][1].map((p: unknown) => (typeof p === 'string' ? p : 'BUCKET')).join(''));
+    expect(remove).toEqual({ service: 'S3', action: 'deleteObject', parameters: { Bucket: 'BUCKET', Key: '.well-known/mta-sts.txt' } });
+    // The records that announce the policy are deleted before it (they depend on it).
+    const policyObjectId = Object.keys(template.findResources('Custom::MtaStsPolicyObject'))[0];
+    expect(template.toJSON().Resources[logicalIdOf(stack, mtaSts.policyRecord)].DependsOn).toContain(policyObjectId);
+  });
+
+  test('uploads with a single nodejs22.x function that may only put and delete that one object', () => {
     template.resourceCountIs('AWS::Lambda::Function', 1);
     template.hasResourceProperties('AWS::Lambda::Function', { Runtime: 'nodejs22.x' });
     template.hasResourceProperties('AWS::IAM::Policy', {
       PolicyDocument: {
         Statement: [{
-          Action: 's3:PutObject',
+          Action: ['s3:PutObject', 's3:DeleteObject'],
           Effect: 'Allow',
           Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [Match.stringLikeRegexp('^MtaStsBucket'), 'Arn'] }, '/.well-known/mta-sts.txt']] },
         }],

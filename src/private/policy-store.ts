@@ -37,8 +37,8 @@ export interface PolicyObjectProps {
  *
  * AwsCustomResource runs every call of a stack in one shared Lambda function, so however many
  * policy objects a stack holds, it has one upload function and no AWS CLI layer. The object is
- * rewritten whenever the text changes; resources that announce the policy depend on this
- * construct, so they change only after the new file is in the bucket.
+ * rewritten whenever the text changes, and deleted with this construct; resources that announce
+ * the policy depend on this construct, so they change only after the new file is in the bucket.
  */
 export class PolicyObject extends Construct {
   /** The S3 key of the policy file. */
@@ -60,12 +60,21 @@ export class PolicyObject extends Construct {
       },
       physicalResourceId: cr.PhysicalResourceId.of(props.key),
     };
+    // Removing the object with its resource leaves an emptied bucket that RemovalPolicy.DESTROY
+    // can delete (no auto-delete Lambda needed). CloudFormation deletes this resource only after
+    // the records that announce it, and an update never deletes it: the physical id is the key.
+    const deleteObject: cr.AwsSdkCall = {
+      service: 'S3',
+      action: 'deleteObject',
+      parameters: { Bucket: props.bucket.bucketName, Key: props.key },
+    };
     new cr.AwsCustomResource(this, 'Resource', {
       resourceType: 'Custom::MtaStsPolicyObject',
       onCreate: putObject,
       onUpdate: putObject,
+      onDelete: deleteObject,
       policy: cr.AwsCustomResourcePolicy.fromStatements([
-        new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: [props.bucket.arnForObjects(props.key)] }),
+        new iam.PolicyStatement({ actions: ['s3:PutObject', 's3:DeleteObject'], resources: [props.bucket.arnForObjects(props.key)] }),
       ]),
       // Never download an SDK at deploy time: the runtime's bundled SDK has PutObject.
       installLatestAwsSdk: false,
