@@ -224,9 +224,10 @@ export class MtaStsDomains extends Construct {
       description: `MTA-STS policy bucket access for ${this.node.path}`.slice(0, 256),
     });
 
-    // One object per distinct policy text, keyed by its id.
+    // One object per distinct policy text, keyed by its id; in domain-name order, so that the
+    // order of `domains` does not change the template.
     const policyObjects = new Map<string, PolicyObject>();
-    for (const plan of this.plans.values()) {
+    for (const plan of this.domainNames.map(name => this.plans.get(name)!)) {
       if (!policyObjects.has(plan.policy.id)) {
         policyObjects.set(plan.policy.id, new PolicyObject(this, `Policy${plan.policy.id}`, {
           bucket,

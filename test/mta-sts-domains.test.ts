@@ -237,7 +237,7 @@ describe('MtaStsDomains stability', () => {
       domains: names.map(name => ({ hostedZone: zone(stack, name), mode: modeOf(name) })).reverse(),
     });
     const b = Template.fromStack(stack).toJSON();
-    expect(Object.keys(b.Resources).sort()).toEqual(Object.keys(a.Resources).sort());
+    expect(JSON.stringify(b)).toBe(JSON.stringify(a));
   });
 });
 
