@@ -13,6 +13,7 @@ import { resolveDomain } from './private/domain';
 import { groupDomains } from './private/grouping';
 import { normaliseHostname, quote } from './private/hostname';
 import { addNagSuppressions } from './private/nag';
+import { policyHostOf, policyUrlOf } from './private/names';
 import { analysePolicy } from './private/policy-rules';
 import { PolicyObject, createPolicyBucket } from './private/policy-store';
 import { throwIfProblems } from './private/problems';
@@ -210,7 +211,7 @@ export class MtaStsDomains extends Construct {
       key,
       members,
       plan: planCertificate(this, {
-        names: members.map(name => `mta-sts.${name}`),
+        names: members.map(policyHostOf),
         zones: members.map(name => this.plans.get(name)!.options.hostedZone),
         id: 'Certificate',
         companionId: `${this.node.addr}${groupId(key)}Certificate`,
@@ -243,12 +244,12 @@ export class MtaStsDomains extends Construct {
       const group = new Construct(this, groupId(key));
       const certificate = plan.obtain(group);
       const routing = createRoutingFunction(group, 'Routing', Object.fromEntries(
-        members.map(name => [`mta-sts.${name}`, policyKey(this.plans.get(name)!.policy)]),
+        members.map(name => [policyHostOf(name), policyKey(this.plans.get(name)!.policy)]),
       ));
       const distribution = createPolicyDistribution(group, 'Distribution', {
         bucket,
         certificate,
-        domainNames: members.map(name => `mta-sts.${name}`),
+        domainNames: members.map(policyHostOf),
         priceClass: props.priceClass ?? DEFAULT_PRICE_CLASS,
         originAccessControl,
         routing,
@@ -283,7 +284,7 @@ export class MtaStsDomains extends Construct {
 
   /** The URL senders fetch a domain's policy from. */
   public policyUrlFor(domainName: string): string {
-    return `https://mta-sts.${this.planOf(domainName).domainName}${MtaStsPolicy.WELL_KNOWN_PATH}`;
+    return policyUrlOf(this.planOf(domainName).domainName);
   }
 
   /** The distribution serving a domain's `mta-sts.<domain>` host. */

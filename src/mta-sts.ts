@@ -10,6 +10,7 @@ import { DEFAULT_PRICE_CLASS, DEFAULT_RECORD_TTL, recordTtlProblems } from './pr
 import { createPolicyDistribution } from './private/distribution';
 import { resolveDomain } from './private/domain';
 import { addNagSuppressions } from './private/nag';
+import { policyHostOf, policyUrlOf } from './private/names';
 import { analysePolicy } from './private/policy-rules';
 import { PolicyObject, createPolicyBucket } from './private/policy-store';
 import { throwIfProblems } from './private/problems';
@@ -139,7 +140,7 @@ export class MtaSts extends Construct {
       ...recordTtlProblems(props.recordTtl),
     ];
     const certificatePlan = planCertificate(this, {
-      names: [`mta-sts.${domain.domainName}`],
+      names: [policyHostOf(domain.domainName)],
       zones: [props.hostedZone],
       supplied: props.certificate,
       id: 'Certificate',
@@ -152,8 +153,8 @@ export class MtaSts extends Construct {
     this.policy = new MtaStsPolicy(props);
     this.policyId = this.policy.id;
     this.policyText = this.policy.text;
-    this.policyHost = `mta-sts.${this.domainName}`;
-    this.policyUrl = `https://${this.policyHost}${MtaStsPolicy.WELL_KNOWN_PATH}`;
+    this.policyHost = policyHostOf(this.domainName);
+    this.policyUrl = policyUrlOf(this.domainName);
     this.policyRecordValue = this.policy.recordValue;
     const tlsRpt = props.tlsRpt && new TlsRptRecord(props.tlsRpt);
     this.tlsRptRecordValue = tlsRpt?.value;

@@ -6,6 +6,7 @@ import { Construct, IDependable } from 'constructs';
 import { MtaStsMode } from '../mode';
 import { MtaStsPolicy } from '../policy';
 import { TlsRptRecord } from '../tls-rpt';
+import { policyHostOf } from './names';
 
 /** The records of one policy domain. */
 export interface DomainRecords {
@@ -42,7 +43,7 @@ const SHORT_MAX_AGE_SECONDS = 86_400;
  */
 export function addDomainRecords(scope: Construct, props: DomainRecordsProps): DomainRecords {
   const target = route53.RecordTarget.fromAlias(new targets.CloudFrontTarget(props.distribution));
-  const policyHost = `mta-sts.${props.domainName}`;
+  const policyHost = policyHostOf(props.domainName);
   const aliasRecord = new route53.ARecord(scope, 'AliasRecord', { zone: props.zone, recordName: `${policyHost}.`, target });
   const aliasRecordIpv6 = new route53.AaaaRecord(scope, 'AliasRecordIpv6', { zone: props.zone, recordName: `${policyHost}.`, target });
 
