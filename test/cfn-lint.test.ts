@@ -2,10 +2,11 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { App, Stack } from 'aws-cdk-lib';
+import { Stack } from 'aws-cdk-lib';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import { MtaSts, MtaStsDomains, MtaStsMode } from '../src';
+import { CERTIFICATE_ARN, exampleStack } from './fixtures';
 
 /**
  * Lints the synthesized templates of the main configurations with cfn-lint (the CloudFormation
@@ -13,8 +14,6 @@ import { MtaSts, MtaStsDomains, MtaStsMode } from '../src';
  * Errors (E...) fail the test; warnings are printed. Skipped when cfn-lint is not on the PATH.
  */
 
-const ACCOUNT = '111111111111';
-const CERTIFICATE_ARN = 'arn:aws:acm:us-east-1:111111111111:certificate/11111111-2222-3333-4444-555555555555';
 
 const probe = spawnSync('cfn-lint', ['--version'], { encoding: 'utf8' });
 const cfnLintMissing = (probe.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
@@ -69,15 +68,7 @@ afterAll(() => {
 function synthesize(config: Configuration): Array<{ stack: Stack; templatePath: string }> {
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'cdk-mta-sts-cfn-lint-'));
   outdirs.push(outdir);
-  const app = new App({ outdir });
-  const stack = new Stack(app, 'Stack', {
-    env: { account: ACCOUNT, region: config.region },
-    crossRegionReferences: config.crossRegionReferences,
-  });
-  const hostedZone = route53.HostedZone.fromHostedZoneAttributes(stack, 'Zone', {
-    hostedZoneId: 'Z0123456789ABCDEFGHIJ',
-    zoneName: 'example.com',
-  });
+  const { app, stack, hostedZone } = exampleStack(config.region, { crossRegionReferences: config.crossRegionReferences, outdir });
   if (config.domains !== undefined) {
     const modes = [MtaStsMode.TESTING, MtaStsMode.ENFORCE, MtaStsMode.NONE];
     new MtaStsDomains(stack, 'MtaSts', {

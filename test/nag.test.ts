@@ -13,10 +13,9 @@ import {
   NagLoggerSuppressedErrorData,
 } from 'cdk-nag';
 import { MtaSts, MtaStsDomains, MtaStsMode } from '../src';
+import { ACCOUNT, CERTIFICATE_ARN, exampleStack } from './fixtures';
 import { addNagSuppressions } from '../src/private/nag';
 
-const ACCOUNT = '111111111111';
-const CERTIFICATE_ARN = 'arn:aws:acm:us-east-1:111111111111:certificate/11111111-2222-3333-4444-555555555555';
 const SINGLETON = 'AWS679f53fac002430cb0da5b7982bd2287';
 
 /** Records what cdk-nag did, beside the annotations it writes. */
@@ -84,15 +83,7 @@ const REASON_TOPICS: Record<string, RegExp> = {
 };
 
 function synthesizeWithNag(config: Configuration) {
-  const app = new App();
-  const stack = new Stack(app, 'Stack', {
-    env: { account: ACCOUNT, region: config.region },
-    crossRegionReferences: config.crossRegionReferences,
-  });
-  const hostedZone = route53.HostedZone.fromHostedZoneAttributes(stack, 'Zone', {
-    hostedZoneId: 'Z0123456789ABCDEFGHIJ',
-    zoneName: 'example.com',
-  });
+  const { app, stack, hostedZone } = exampleStack(config.region, { crossRegionReferences: config.crossRegionReferences });
   new MtaSts(stack, 'MtaSts', {
     hostedZone,
     mx: ['mx1.example.com', '*.mail.example.com'],
