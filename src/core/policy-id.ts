@@ -1,0 +1,47 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * The policy id scheme of cdk-mta-sts (RFC 8461 §3.1: 1 to 32 letters and digits).
+ *
+ * An announced id is `<content id><publication stamp>`:
+ * - the content id, 16 lowercase hex characters of the SHA-256 of the policy file's bytes, so a
+ *   policy can be traced from its id and a synthesized template shows which text it publishes;
+ * - the publication stamp, 16 characters made when the policy is published: the UTC time as
+ *   `yyyyMMddHHmmss` and two base-36 characters, so every publication, a rollback's included,
+ *   announces an id that was never announced before.
+ *
+ * Pure: no aws-cdk-lib, used by the constructs, the publishing handler and the check command.
+ */
+
+/** Characters of the content part of an id. */
+export const CONTENT_ID_LENGTH = 16;
+/** Characters of the publication part of an id. */
+export const PUBLICATION_STAMP_LENGTH = 16;
+/** The longest id RFC 8461 §3.1 allows. */
+export const MAX_POLICY_ID_LENGTH = 32;
+
+const PUBLICATION_ID = /^([0-9a-f]{16})([0-9]{14}[0-9a-z]{2})$/;
+
+/** The content id of a policy file: the first 16 hex characters of the SHA-256 of its UTF-8 bytes. */
+export function contentIdOf(policyText: string): string {
+  return createHash('sha256').update(policyText, 'utf8').digest('hex').slice(0, CONTENT_ID_LENGTH);
+}
+
+/**
+ * The id announced for one publication of the policy whose content id is given.
+ * `entropy` is a non-negative integer (e.g. from `crypto.randomInt(1296)`); its last two
+ * base-36 digits end the id.
+ */
+export function publicationIdOf(contentId: string, when: Date, entropy: number): string {
+  const stamp = when.toISOString().replace(/[-:T]/g, '').slice(0, 14);
+  const tail = (entropy % 1296).toString(36).padStart(2, '0');
+  return `${contentId}${stamp}${tail}`;
+}
+
+/**
+ * The content id inside an id made by `publicationIdOf`, or undefined when the id does not
+ * follow this library's scheme (then it was not published by cdk-mta-sts).
+ */
+export function contentIdPartOf(policyId: string): string | undefined {
+  return PUBLICATION_ID.exec(policyId)?.[1];
+}
