@@ -12,12 +12,14 @@ import { createPolicyDistribution } from './private/distribution';
 import { resolveDomain } from './private/domain';
 import { groupDomains } from './private/grouping';
 import { normaliseHostname, quote } from './private/hostname';
+import { recordPolicyDomain } from './private/metadata';
 import { addNagSuppressions } from './private/nag';
 import { policyHostOf, policyUrlOf } from './private/names';
 import { analysePolicy } from './private/policy-rules';
 import { PolicyObject, createPolicyBucket } from './private/policy-store';
 import { throwIfProblems } from './private/problems';
 import { addDomainRecords, DomainRecords } from './private/records';
+import { registerPolicyDomain } from './private/registry';
 import { createRoutingFunction } from './private/routing';
 import { tlsRptProblems } from './private/tls-rpt-rules';
 import { TlsRptOptions, TlsRptRecord } from './tls-rpt';
@@ -272,6 +274,13 @@ export class MtaStsDomains extends Construct {
         ttl: props.recordTtl ?? DEFAULT_RECORD_TTL,
         publishedBy: [policyObjects.get(plan.policy.id)!],
       }));
+      recordPolicyDomain(this, {
+        domainName: name,
+        policy: plan.policy,
+        policyRecordName: `_mta-sts.${name}`,
+        tlsRptRecordName: plan.tlsRpt && `_smtp._tls.${name}`,
+        tlsRptRecordValue: plan.tlsRpt?.value,
+      });
     }
 
     addNagSuppressions(this);
@@ -342,6 +351,10 @@ export class MtaStsDomains extends Construct {
       problems.push(fromDefaults ? problem : `${label}: ${problem}`);
     }
     if (problems.length === 0) {
+      const duplicate = registerPolicyDomain(this, domain.domainName, new MtaStsPolicy(policyProps));
+      if (duplicate) {
+        return [`${label}: ${duplicate}`];
+      }
       this.plans.set(domain.domainName, {
         domainName: domain.domainName,
         options,

@@ -9,12 +9,14 @@ import { planCertificate } from './private/certificate';
 import { DEFAULT_PRICE_CLASS, DEFAULT_RECORD_TTL, recordTtlProblems } from './private/defaults';
 import { createPolicyDistribution } from './private/distribution';
 import { resolveDomain } from './private/domain';
+import { recordPolicyDomain } from './private/metadata';
 import { addNagSuppressions } from './private/nag';
 import { policyHostOf, policyUrlOf } from './private/names';
 import { analysePolicy } from './private/policy-rules';
 import { PolicyObject, createPolicyBucket } from './private/policy-store';
 import { throwIfProblems } from './private/problems';
 import { addDomainRecords } from './private/records';
+import { registerPolicyDomain } from './private/registry';
 import { tlsRptProblems } from './private/tls-rpt-rules';
 import { TlsRptOptions, TlsRptRecord } from './tls-rpt';
 
@@ -147,6 +149,9 @@ export class MtaSts extends Construct {
       companionId: `${Names.uniqueId(this)}Certificate`,
     });
     problems.push(...certificatePlan.problems);
+    if (problems.length === 0) {
+      problems.push(...[registerPolicyDomain(this, domain.domainName, new MtaStsPolicy(props))].filter((p): p is string => p !== undefined));
+    }
     throwIfProblems(`MtaSts configuration at ${this.node.path}`, problems);
 
     this.domainName = domain.domainName;
@@ -203,6 +208,13 @@ export class MtaSts extends Construct {
       });
     }
 
+    recordPolicyDomain(this, {
+      domainName: this.domainName,
+      policy: this.policy,
+      policyRecordName: `_mta-sts.${this.domainName}`,
+      tlsRptRecordName: tlsRpt && `_smtp._tls.${this.domainName}`,
+      tlsRptRecordValue: tlsRpt?.value,
+    });
     addNagSuppressions(this);
   }
 }
