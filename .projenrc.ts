@@ -47,6 +47,9 @@ const project = new awscdk.AwsCdkConstructLibrary({
     'fast-check@^4',
     // AWS Solutions security rules; major 2 matches aws-cdk-lib v2.
     'cdk-nag@^2',
+    // Types for the publisher handler; at run time the Lambda runtime provides the SDK.
+    '@aws-sdk/client-s3@^3',
+    '@aws-sdk/client-route-53@^3',
   ],
 
   // Compile-time checks for every jsii language; packaging them needs toolchains and network we lack.
@@ -60,6 +63,9 @@ const project = new awscdk.AwsCdkConstructLibrary({
   publishToGo: { moduleName: 'github.com/cdk-mta-sts/cdk-mta-sts-go' },
 
   gitignore: ['cdk.out', '/example/cdk.out', '/bench/out'],
+  // Lambda handlers are bundled by esbuild (see bundleHandler below), not compiled by jsii:
+  // they import the AWS SDK, which is no dependency of the library.
+  excludeTypescript: ['src/handlers/**'],
   // example/ and bench/ are type-checked and run with the test tsconfig.
   tsconfigDev: { include: ['example/**/*.ts', 'bench/**/*.ts'] },
 });
@@ -67,6 +73,21 @@ const project = new awscdk.AwsCdkConstructLibrary({
 // See jestOptions: the eslint component adds resolver 4.x (unrs-resolver); 3.6 uses enhanced-resolve.
 project.deps.removeDependency('eslint-import-resolver-typescript');
 project.addDevDeps('eslint-import-resolver-typescript@~3.6.3');
+
+/**
+ * Bundles a Lambda handler (src/handlers/<name>/index.ts and the pure core it imports) into
+ * assets/handlers/<name>/index.js, which ships in the npm package. The AWS SDK v3 stays
+ * external: the nodejs22.x runtime provides it.
+ */
+function bundleHandler(name: string): void {
+  project.bundler.addBundle(`src/handlers/${name}/index.ts`, {
+    platform: 'node',
+    target: 'node22',
+    externals: ['@aws-sdk/*'],
+    watchTask: false,
+  });
+}
+bundleHandler('publisher');
 
 // The README's main job: synthesize the example stack and print what it would publish.
 project.addTask('example', {

@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
+import { CustomResource, Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as route53 from 'aws-cdk-lib/aws-route53';
@@ -6,21 +6,18 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { MtaStsMode } from './mode';
 import { MtaStsPolicy } from './policy';
-import { planCertificate } from './private/certificate';
+import { certificateNameProblems } from './private/certificate';
 import { DEFAULT_PRICE_CLASS, DEFAULT_RECORD_TTL, recordTtlProblems } from './private/defaults';
-import { createPolicyDistribution } from './private/distribution';
 import { resolveDomain } from './private/domain';
-import { groupDomains } from './private/grouping';
 import { normaliseHostname, quote } from './private/hostname';
-import { recordPolicyDomain } from './private/metadata';
 import { addNagSuppressions } from './private/nag';
 import { policyHostOf, policyUrlOf } from './private/names';
+import { placeResources } from './private/placement';
 import { analysePolicy } from './private/policy-rules';
-import { PolicyObject, createPolicyBucket } from './private/policy-store';
+import { PolicyDomainResources, publishPolicyDomain, recordNamesOf } from './private/policy-domain';
+import { createOriginAccessControl, createPolicyBucket } from './private/policy-store';
 import { throwIfProblems } from './private/problems';
-import { addDomainRecords, DomainRecords } from './private/records';
 import { registerPolicyDomain } from './private/registry';
-import { createRoutingFunction } from './private/routing';
 import { tlsRptProblems } from './private/tls-rpt-rules';
 import { TlsRptOptions, TlsRptRecord } from './tls-rpt';
 
@@ -29,12 +26,16 @@ import { TlsRptOptions, TlsRptRecord } from './tls-rpt';
  * construct's defaults.
  */
 export interface MtaStsDomainOptions {
-  /** The hosted zone that holds this domain's records and certificate validation records. */
+  /**
+   * The hosted zone that holds this domain's records and certificate validation records: the
+   * domain's zone (or a parent's), or a zone named exactly `mta-sts.<domainName>` delegated
+   * from DNS outside Route 53.
+   */
   readonly hostedZone: route53.IHostedZone;
 
   /**
-   * The policy domain: the zone's name or a name below it. Must be known at synthesis time
-   * (it selects the domain's group and construct ids).
+   * The policy domain: the zone's name, a name below it, or the domain of a delegated
+   * `mta-sts.<domain>` zone. Must be known at synthesis time (it names the domain's resources).
    *
    * @default - the hosted zone's name
    */
@@ -107,15 +108,6 @@ export interface MtaStsDomainsProps {
   readonly tlsRpt?: TlsRptOptions;
 
   /**
-   * How many `mta-sts.<domain>` names share one certificate and one distribution. ACM allows
-   * 10 names per certificate by default (more on request); CloudFront allows 100 alternate
-   * names per distribution. Domains are grouped by a hash of their name; see the README.
-   *
-   * @default 10
-   */
-  readonly certificateGroupSize?: number;
-
-  /**
    * Which CloudFront edge locations serve the policies.
    *
    * @default cloudfront.PriceClass.PRICE_CLASS_100
@@ -135,30 +127,35 @@ export interface MtaStsDomainsProps {
    * @default Duration.minutes(5)
    */
   readonly recordTtl?: Duration;
+
+  /**
+   * Let the first deploy of a domain replace a `_mta-sts` TXT record that already exists and
+   * was not written by this construct; see `MtaStsProps.replaceExistingRecords`.
+   *
+   * @default false
+   */
+  readonly replaceExistingRecords?: boolean;
 }
 
 interface DomainPlan {
   readonly domainName: string;
+  readonly delegated: boolean;
   readonly options: MtaStsDomainOptions;
   readonly policy: MtaStsPolicy;
   readonly tlsRpt?: TlsRptRecord;
 }
 
-/** ACM's default quota of names per certificate. */
-const DEFAULT_GROUP_SIZE = 10;
-/** CloudFront's quota of alternate domain names per distribution. */
-const MAX_GROUP_SIZE = 100;
+/** CloudFormation's quota of resources per stack. */
+const MAX_STACK_RESOURCES = 500;
+/** Resources shared by all domains: bucket, bucket policy, origin access control, publisher function and role. */
+const SHARED_RESOURCES = 5;
 
 /**
- * Publishes MTA-STS and TLS-RPT for many policy domains from one construct, sharing what can
- * be shared: one bucket, one upload function per stack, one policy object per distinct policy
- * text, and one certificate and distribution per group of `certificateGroupSize` domains,
- * while each domain keeps its own `mta-sts.<domain>` name, `_mta-sts` and `_smtp._tls`
- * records, and policy. Domains may live in different hosted zones.
- *
- * A CloudFront Function on each distribution serves each host the policy of its own domain.
- * Construct ids of per-domain resources are derived from the domain name, and groups from a
- * hash of it, so adding or removing a domain leaves the other groups' resources alone.
+ * Publishes MTA-STS and TLS-RPT for many policy domains from one construct. The domains share
+ * one bucket, one origin access control and the stack's one publisher function; each domain has
+ * its own certificate, distribution, policy file, publishing step and records, all beneath a
+ * construct named after the domain. So adding, changing, renaming or removing one domain never
+ * touches another's resources. Domains may live in different hosted zones.
  *
  * @example
  * declare const zoneA: route53.IHostedZone;
@@ -177,24 +174,19 @@ export class MtaStsDomains extends Construct {
   public readonly domainNames: string[];
   /** The private bucket holding every policy file. */
   public readonly bucket: s3.IBucket;
-  /** The distributions, one per group of domains, in group order. */
+  /** The distributions, one per domain, in `domainNames` order. */
   public readonly distributions: cloudfront.Distribution[];
-  /** The certificates, one per group of domains, in group order. */
+  /** The certificates, one per domain, in `domainNames` order. */
   public readonly certificates: acm.ICertificate[];
 
   private readonly plans = new Map<string, DomainPlan>();
-  private readonly distributionOf = new Map<string, cloudfront.Distribution>();
-  private readonly recordsOf = new Map<string, DomainRecords>();
+  private readonly resourcesOf = new Map<string, PolicyDomainResources>();
 
   constructor(scope: Construct, id: string, props: MtaStsDomainsProps) {
     super(scope, id);
 
     // Check everything first and throw once, before any resource exists.
     const problems = new Set<string>();
-    const groupSize = props.certificateGroupSize ?? DEFAULT_GROUP_SIZE;
-    if (!Number.isInteger(groupSize) || groupSize < 1 || groupSize > MAX_GROUP_SIZE) {
-      problems.add(`\`certificateGroupSize\` must be a whole number from 1 to ${MAX_GROUP_SIZE}, got: ${quote(groupSize)}`);
-    }
     recordTtlProblems(props.recordTtl).forEach(problem => problems.add(problem));
     if (props.domains.length === 0) {
       problems.add('`domains` must list at least one domain, got: []');
@@ -205,85 +197,49 @@ export class MtaStsDomains extends Construct {
         problems.add(problem);
       }
     });
+    const resourceCount = SHARED_RESOURCES + [...this.plans.values()].reduce((sum, plan) => sum + 5 + (plan.tlsRpt ? 1 : 0), 0);
+    if (resourceCount > MAX_STACK_RESOURCES) {
+      problems.add(`\`domains\` must fit CloudFormation's ${MAX_STACK_RESOURCES} resources per stack (each domain takes 5, or 6 with TLS-RPT, plus ${SHARED_RESOURCES} shared); `
+        + `split them over several stacks, got: ${this.plans.size} domains, ${resourceCount} resources`);
+    }
+    const placement = placeResources(this, {
+      zones: props.domains.map(options => options.hostedZone),
+      certificateSupplied: false,
+    });
+    placement.problems.forEach(problem => problems.add(problem));
     throwIfProblems(`MtaStsDomains configuration at ${this.node.path}`, [...problems]);
 
     this.domainNames = [...this.plans.keys()].sort();
-    const groups = groupDomains(this.domainNames, groupSize);
-    const certificatePlans = [...groups.entries()].map(([key, members]) => ({
-      key,
-      members,
-      plan: planCertificate(this, {
-        names: members.map(policyHostOf),
-        zones: members.map(name => this.plans.get(name)!.options.hostedZone),
-        id: 'Certificate',
-        companionId: `${this.node.addr}${groupId(key)}Certificate`,
-      }),
-    }));
-    throwIfProblems(`MtaStsDomains configuration at ${this.node.path}`, [...new Set(certificatePlans.flatMap(g => g.plan.problems))]);
-
-    const bucket = createPolicyBucket(this, props.removalPolicy ?? RemovalPolicy.RETAIN);
+    const where = placement.scope();
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    const bucket = createPolicyBucket(where, removalPolicy);
     this.bucket = bucket;
-    const originAccessControl = new cloudfront.S3OriginAccessControl(this, 'OriginAccessControl', {
-      description: `MTA-STS policy bucket access for ${this.node.path}`.slice(0, 256),
-    });
-
-    // One object per distinct policy text, keyed by its id; in domain-name order, so that the
-    // order of `domains` does not change the template.
-    const policyObjects = new Map<string, PolicyObject>();
-    for (const plan of this.domainNames.map(name => this.plans.get(name)!)) {
-      if (!policyObjects.has(plan.policy.id)) {
-        policyObjects.set(plan.policy.id, new PolicyObject(this, `Policy${plan.policy.id}`, {
-          bucket,
-          key: policyKey(plan.policy),
-          text: plan.policy.text,
-        }));
-      }
-    }
+    const originAccessControl = createOriginAccessControl(where);
 
     this.distributions = [];
     this.certificates = [];
-    for (const { key, members, plan } of certificatePlans) {
-      const group = new Construct(this, groupId(key));
-      const certificate = plan.obtain(group);
-      const routing = createRoutingFunction(group, 'Routing', Object.fromEntries(
-        members.map(name => [policyHostOf(name), policyKey(this.plans.get(name)!.policy)]),
-      ));
-      const distribution = createPolicyDistribution(group, 'Distribution', {
-        bucket,
-        certificate,
-        domainNames: members.map(policyHostOf),
-        priceClass: props.priceClass ?? DEFAULT_PRICE_CLASS,
-        originAccessControl,
-        routing,
-        comment: `MTA-STS policies for ${members.length} domains, group ${key || 'all'}`.slice(0, 128),
-      });
-      this.distributions.push(distribution);
-      this.certificates.push(certificate);
-      members.forEach(name => this.distributionOf.set(name, distribution));
-    }
-
     for (const name of this.domainNames) {
       const plan = this.plans.get(name)!;
-      const distribution = this.distributionOf.get(name)!;
-      this.recordsOf.set(name, addDomainRecords(new Construct(this, name), {
-        zone: plan.options.hostedZone,
+      const resources = publishPolicyDomain(new Construct(where, name), {
         domainName: name,
-        distribution,
+        zone: plan.options.hostedZone,
+        names: recordNamesOf(name, plan.delegated),
         policy: plan.policy,
         tlsRpt: plan.tlsRpt,
         ttl: props.recordTtl ?? DEFAULT_RECORD_TTL,
-        publishedBy: [policyObjects.get(plan.policy.id)!],
-      }));
-      recordPolicyDomain(this, {
-        domainName: name,
-        policy: plan.policy,
-        policyRecordName: `_mta-sts.${name}`,
-        tlsRptRecordName: plan.tlsRpt && `_smtp._tls.${name}`,
-        tlsRptRecordValue: plan.tlsRpt?.value,
+        bucket,
+        originAccessControl,
+        priceClass: props.priceClass ?? DEFAULT_PRICE_CLASS,
+        retainObject: removalPolicy !== RemovalPolicy.DESTROY,
+        replaceExistingRecords: props.replaceExistingRecords ?? false,
+        readAccess: bucket.policy ? [bucket.policy] : [],
       });
+      this.resourcesOf.set(name, resources);
+      this.distributions.push(resources.distribution);
+      this.certificates.push(resources.certificate);
     }
 
-    addNagSuppressions(this);
+    addNagSuppressions(where);
   }
 
   /** The policy published for a domain. */
@@ -296,19 +252,29 @@ export class MtaStsDomains extends Construct {
     return policyUrlOf(this.planOf(domainName).domainName);
   }
 
-  /** The distribution serving a domain's `mta-sts.<domain>` host. */
-  public distributionFor(domainName: string): cloudfront.Distribution {
-    return this.distributionOf.get(this.planOf(domainName).domainName)!;
+  /** The id published for a domain: made at deploy time, so a token at synthesis. */
+  public policyIdFor(domainName: string): string {
+    return this.publicationFor(domainName).getAttString('PolicyId');
   }
 
-  /** A domain's `_mta-sts` TXT record. */
-  public policyRecordFor(domainName: string): route53.TxtRecord {
-    return this.recordsOf.get(this.planOf(domainName).domainName)!.policyRecord;
+  /** The distribution serving a domain's `mta-sts.<domain>` host. */
+  public distributionFor(domainName: string): cloudfront.Distribution {
+    return this.resourcesOf.get(this.planOf(domainName).domainName)!.distribution;
+  }
+
+  /** The certificate of a domain's distribution. */
+  public certificateFor(domainName: string): acm.ICertificate {
+    return this.resourcesOf.get(this.planOf(domainName).domainName)!.certificate;
+  }
+
+  /** The step that writes a domain's policy file and then its `_mta-sts` TXT record. */
+  public publicationFor(domainName: string): CustomResource {
+    return this.resourcesOf.get(this.planOf(domainName).domainName)!.publication;
   }
 
   /** A domain's `_smtp._tls` TXT record, if it publishes TLS-RPT. */
   public tlsRptRecordFor(domainName: string): route53.TxtRecord | undefined {
-    return this.recordsOf.get(this.planOf(domainName).domainName)!.tlsRptRecord;
+    return this.resourcesOf.get(this.planOf(domainName).domainName)!.tlsRptRecord;
   }
 
   private planOf(domainName: string): DomainPlan {
@@ -325,15 +291,14 @@ export class MtaStsDomains extends Construct {
     const domain = resolveDomain(options.hostedZone, options.domainName, own);
     const label = domain.domainName && !Token.isUnresolved(domain.domainName) ? domain.domainName : `domains[${index}]`;
     const problems = domain.problems.map(p => `${label}: ${p}`);
-    if (Token.isUnresolved(domain.domainName)) {
-      problems.push(`${label}: \`${own}domainName\` must be known at synthesis time, since it selects the domain's group and ids, got: an unresolved token`);
-    } else if (domain.problems.length === 0) {
+    if (domain.problems.length === 0) {
       const seen = firstIndex.get(domain.domainName);
       if (seen !== undefined) {
         problems.push(`${label}: \`${own}domainName\` must not repeat \`domains[${seen}]\`, got: ${quote(domain.domainName)}`);
       } else {
         firstIndex.set(domain.domainName, index);
       }
+      problems.push(...certificateNameProblems(policyHostOf(domain.domainName), `${own}domainName`, domain.domainName).map(p => `${label}: ${p}`));
     }
 
     const policyProps = {
@@ -357,6 +322,7 @@ export class MtaStsDomains extends Construct {
       }
       this.plans.set(domain.domainName, {
         domainName: domain.domainName,
+        delegated: domain.delegated,
         options,
         policy: new MtaStsPolicy(policyProps),
         tlsRpt: tlsRpt && new TlsRptRecord(tlsRpt),
@@ -364,12 +330,4 @@ export class MtaStsDomains extends Construct {
     }
     return problems;
   }
-}
-
-function groupId(key: string): string {
-  return key === '' ? 'Group' : `Group${key}`;
-}
-
-function policyKey(policy: MtaStsPolicy): string {
-  return `mta-sts/${policy.id}.txt`;
 }

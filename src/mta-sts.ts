@@ -1,21 +1,20 @@
-import { CfnOutput, Duration, Names, RemovalPolicy } from 'aws-cdk-lib';
+import { CfnOutput, CustomResource, Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { MtaStsPolicy, MtaStsPolicyProps } from './policy';
-import { planCertificate } from './private/certificate';
+import { certificateNameProblems, suppliedCertificateProblems } from './private/certificate';
 import { DEFAULT_PRICE_CLASS, DEFAULT_RECORD_TTL, recordTtlProblems } from './private/defaults';
-import { createPolicyDistribution } from './private/distribution';
 import { resolveDomain } from './private/domain';
-import { recordPolicyDomain } from './private/metadata';
 import { addNagSuppressions } from './private/nag';
 import { policyHostOf, policyUrlOf } from './private/names';
+import { placeResources } from './private/placement';
 import { analysePolicy } from './private/policy-rules';
-import { PolicyObject, createPolicyBucket } from './private/policy-store';
+import { publishPolicyDomain, recordNamesOf } from './private/policy-domain';
+import { createOriginAccessControl, createPolicyBucket } from './private/policy-store';
 import { throwIfProblems } from './private/problems';
-import { addDomainRecords } from './private/records';
 import { registerPolicyDomain } from './private/registry';
 import { tlsRptProblems } from './private/tls-rpt-rules';
 import { TlsRptOptions, TlsRptRecord } from './tls-rpt';
@@ -25,15 +24,18 @@ import { TlsRptOptions, TlsRptRecord } from './tls-rpt';
  */
 export interface MtaStsProps extends MtaStsPolicyProps {
   /**
-   * The hosted zone that holds the domain's records. The `mta-sts`, `_mta-sts` and
-   * `_smtp._tls` records and the certificate's validation records are written to it.
+   * The hosted zone that holds the domain's records: the domain's own zone (or a parent's), or
+   * a zone named exactly `mta-sts.<domainName>` delegated from DNS outside Route 53, in which
+   * case every record is written inside it (see the README's "DNS outside Route 53"). The
+   * certificate's validation records are written to it too.
    */
   readonly hostedZone: route53.IHostedZone;
 
   /**
-   * The policy domain: the domain in email addresses, the zone's name or a name below it.
-   * Normalised like MX hosts (lower case, no trailing dot, A-labels). An unresolved token is
-   * used as given, unchecked.
+   * The policy domain: the domain in email addresses. The zone's name, a name below it, or,
+   * with a delegated `mta-sts.<domain>` zone, the domain itself. Normalised like MX hosts (lower
+   * case, no trailing dot, A-labels). Must be known at synthesis time: it names the domain's
+   * resources.
    *
    * @default - the hosted zone's name
    * @see https://www.rfc-editor.org/rfc/rfc8461#section-3.4
@@ -43,18 +45,17 @@ export interface MtaStsProps extends MtaStsPolicyProps {
   /**
    * Publish a TLS-RPT record so senders report failures.
    *
-   * @default - no `_smtp._tls` record, and a warning at synthesis
+   * @default - no `_smtp._tls` record, and a `cdk-mta-sts:noTlsRpt` warning at synthesis
    * @see https://www.rfc-editor.org/rfc/rfc8460#section-3
    */
   readonly tlsRpt?: TlsRptOptions;
 
   /**
-   * The certificate for `mta-sts.<domain>`. Must be in us-east-1 (CloudFront's rule); one
-   * whose region is known and differs is an error.
+   * The certificate for `mta-sts.<domain>`. Must be an ACM certificate in us-east-1
+   * (CloudFront's rule): a literal ARN that is not one is an error, and so is a certificate
+   * whose stack region is known and differs.
    *
-   * @default - a DNS-validated certificate in `hostedZone`: created in the stack when the
-   * stack is in us-east-1, else in a companion stack in us-east-1 (the stack must set
-   * `crossRegionReferences: true`); a stack with no region must pass one
+   * @default - a DNS-validated certificate for `mta-sts.<domain>`, validated in `hostedZone`
    */
   readonly certificate?: acm.ICertificate;
 
@@ -66,7 +67,9 @@ export interface MtaStsProps extends MtaStsPolicyProps {
   readonly priceClass?: cloudfront.PriceClass;
 
   /**
-   * What happens to the policy bucket when it leaves the stack.
+   * What happens to the policy bucket when it leaves the stack. With `RETAIN` the bucket keeps
+   * its policy files; with `DESTROY` each file is deleted with its domain, so the emptied
+   * bucket can be deleted.
    *
    * @default RemovalPolicy.RETAIN
    */
@@ -79,15 +82,34 @@ export interface MtaStsProps extends MtaStsPolicyProps {
    * @default Duration.minutes(5)
    */
   readonly recordTtl?: Duration;
+
+  /**
+   * Let the first deploy replace a `_mta-sts` TXT record that already exists in the zone and
+   * was not written by this construct (for example one created by hand). Without it, such a
+   * record makes the deploy fail with a message naming it, and nothing is changed.
+   *
+   * @default false
+   */
+  readonly replaceExistingRecords?: boolean;
+
+  /**
+   * Add stack outputs with the policy URL, the published policy id and the TXT records, so
+   * `cdk deploy` prints them (the id is made at deploy time). Three or four outputs, of the 200
+   * CloudFormation allows per stack.
+   *
+   * @default true
+   */
+  readonly outputs?: boolean;
 }
 
 /**
  * Publishes MTA-STS (RFC 8461) and TLS-RPT (RFC 8460) for one mail domain.
  *
- * Creates a private S3 bucket holding `/.well-known/mta-sts.txt`, a CloudFront distribution on
- * `mta-sts.<domain>` with an ACM certificate and A/AAAA alias records, the `_mta-sts` TXT
- * record announcing the policy id, and (with `tlsRpt`) the `_smtp._tls` TXT record. The
- * `_mta-sts` record changes only after the new policy file is served.
+ * Creates a private S3 bucket holding the policy file, a CloudFront distribution on
+ * `mta-sts.<domain>` with an ACM certificate and A/AAAA alias records, a publishing step that
+ * writes the policy file and then the `_mta-sts` TXT record announcing it with a new id, and
+ * (with `tlsRpt`) the `_smtp._tls` TXT record. Outside us-east-1 these resources live in a
+ * companion stack in us-east-1.
  *
  * @example
  * declare const hostedZone: route53.IHostedZone;
@@ -102,15 +124,20 @@ export class MtaSts extends Construct {
   public readonly domainName: string;
   /** The validated, rendered policy. */
   public readonly policy: MtaStsPolicy;
-  /** The id published in the `_mta-sts` TXT record. */
+  /**
+   * The id published in the `_mta-sts` TXT record: made at deploy time (a token at synthesis),
+   * it begins with `policyContentId` and is new on every publication.
+   */
   public readonly policyId: string;
+  /** The first 16 characters of every id published for this policy text: a hash of the text. */
+  public readonly policyContentId: string;
   /** The exact bytes served as the policy file. */
   public readonly policyText: string;
   /** The host serving the policy: `mta-sts.<domain>`. */
   public readonly policyHost: string;
   /** Where senders fetch the policy: `https://mta-sts.<domain>/.well-known/mta-sts.txt`. */
   public readonly policyUrl: string;
-  /** The value of the `_mta-sts` TXT record. */
+  /** The value of the `_mta-sts` TXT record, `v=STSv1; id=<policyId>` (a token at synthesis). */
   public readonly policyRecordValue: string;
   /** The value of the `_smtp._tls` TXT record, when `tlsRpt` is given. */
   public readonly tlsRptRecordValue?: string;
@@ -125,8 +152,8 @@ export class MtaSts extends Construct {
   public readonly aliasRecord: route53.ARecord;
   /** The AAAA record for `mta-sts.<domain>`. */
   public readonly aliasRecordIpv6: route53.AaaaRecord;
-  /** The `_mta-sts.<domain>` TXT record. */
-  public readonly policyRecord: route53.TxtRecord;
+  /** The step that writes the policy file and then the `_mta-sts` TXT record (`Custom::MtaStsPolicyPublication`). */
+  public readonly publication: CustomResource;
   /** The `_smtp._tls.<domain>` TXT record, when `tlsRpt` is given. */
   public readonly tlsRptRecord?: route53.TxtRecord;
 
@@ -135,86 +162,77 @@ export class MtaSts extends Construct {
 
     // Check everything first and throw once, before any resource exists.
     const domain = resolveDomain(props.hostedZone, props.domainName, '');
+    const policyAnalysis = analysePolicy(props, '');
     const problems = [
       ...domain.problems,
-      ...analysePolicy(props, '').problems,
+      ...policyAnalysis.problems,
       ...(props.tlsRpt ? tlsRptProblems(props.tlsRpt, 'tlsRpt.') : []),
       ...recordTtlProblems(props.recordTtl),
+      ...(props.certificate
+        ? suppliedCertificateProblems(props.certificate, 'certificate')
+        : domain.problems.length === 0 ? certificateNameProblems(policyHostOf(domain.domainName), 'domainName', domain.domainName) : []),
     ];
-    const certificatePlan = planCertificate(this, {
-      names: [policyHostOf(domain.domainName)],
-      zones: [props.hostedZone],
-      supplied: props.certificate,
-      id: 'Certificate',
-      companionId: `${Names.uniqueId(this)}Certificate`,
-    });
-    problems.push(...certificatePlan.problems);
+    const placement = placeResources(this, { zones: [props.hostedZone], certificateSupplied: props.certificate !== undefined });
+    problems.push(...placement.problems);
     if (problems.length === 0) {
-      problems.push(...[registerPolicyDomain(this, domain.domainName, new MtaStsPolicy(props))].filter((p): p is string => p !== undefined));
+      const duplicate = registerPolicyDomain(this, domain.domainName, new MtaStsPolicy(props));
+      problems.push(...(duplicate ? [duplicate] : []));
     }
     throwIfProblems(`MtaSts configuration at ${this.node.path}`, problems);
 
     this.domainName = domain.domainName;
     this.policy = new MtaStsPolicy(props);
-    this.policyId = this.policy.id;
+    this.policyContentId = this.policy.contentId;
     this.policyText = this.policy.text;
     this.policyHost = policyHostOf(this.domainName);
     this.policyUrl = policyUrlOf(this.domainName);
-    this.policyRecordValue = this.policy.recordValue;
     const tlsRpt = props.tlsRpt && new TlsRptRecord(props.tlsRpt);
     this.tlsRptRecordValue = tlsRpt?.value;
 
-    const bucket = createPolicyBucket(this, props.removalPolicy ?? RemovalPolicy.RETAIN);
+    const where = placement.scope();
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    const bucket = createPolicyBucket(where, removalPolicy);
     this.bucket = bucket;
-    const policyObject = new PolicyObject(this, 'PolicyObject', {
-      bucket,
-      key: MtaStsPolicy.WELL_KNOWN_PATH.slice(1),
-      text: this.policyText,
-    });
-
-    this.certificate = certificatePlan.obtain();
-    this.distribution = createPolicyDistribution(this, 'Distribution', {
-      bucket,
-      certificate: this.certificate,
-      domainNames: [this.policyHost],
-      priceClass: props.priceClass ?? DEFAULT_PRICE_CLASS,
-      comment: `MTA-STS policy for ${this.domainName}`,
-    });
-
-    const records = addDomainRecords(this, {
-      zone: props.hostedZone,
+    const resources = publishPolicyDomain(new Construct(where, this.domainName), {
       domainName: this.domainName,
-      distribution: this.distribution,
+      zone: props.hostedZone,
+      names: recordNamesOf(this.domainName, domain.delegated),
       policy: this.policy,
       tlsRpt,
       ttl: props.recordTtl ?? DEFAULT_RECORD_TTL,
-      publishedBy: [policyObject],
+      bucket,
+      originAccessControl: createOriginAccessControl(where),
+      certificate: props.certificate,
+      priceClass: props.priceClass ?? DEFAULT_PRICE_CLASS,
+      retainObject: removalPolicy !== RemovalPolicy.DESTROY,
+      replaceExistingRecords: props.replaceExistingRecords ?? false,
+      readAccess: bucket.policy ? [bucket.policy] : [],
     });
-    this.aliasRecord = records.aliasRecord;
-    this.aliasRecordIpv6 = records.aliasRecordIpv6;
-    this.policyRecord = records.policyRecord;
-    this.tlsRptRecord = records.tlsRptRecord;
+    this.certificate = resources.certificate;
+    this.distribution = resources.distribution;
+    this.aliasRecord = resources.aliasRecord;
+    this.aliasRecordIpv6 = resources.aliasRecordIpv6;
+    this.publication = resources.publication;
+    this.tlsRptRecord = resources.tlsRptRecord;
+    this.policyId = this.publication.getAttString('PolicyId');
+    this.policyRecordValue = this.publication.getAttString('RecordValue');
 
-    new CfnOutput(this, 'PolicyUrlOutput', { value: this.policyUrl, description: `MTA-STS policy URL of ${this.domainName}` });
-    new CfnOutput(this, 'PolicyIdOutput', { value: this.policyId, description: `MTA-STS policy id of ${this.domainName}` });
-    new CfnOutput(this, 'PolicyRecordOutput', {
-      value: `_mta-sts.${this.domainName} TXT "${this.policyRecordValue}"`,
-      description: 'MTA-STS policy record',
-    });
-    if (this.tlsRptRecordValue) {
-      new CfnOutput(this, 'TlsRptRecordOutput', {
-        value: `_smtp._tls.${this.domainName} TXT "${this.tlsRptRecordValue}"`,
-        description: 'TLS-RPT record',
+    if (props.outputs ?? true) {
+      const outputs = new Construct(where, 'Outputs');
+      new CfnOutput(outputs, 'PolicyUrl', { value: this.policyUrl, description: `MTA-STS policy URL of ${this.domainName}` });
+      new CfnOutput(outputs, 'PolicyId', { value: this.policyId, description: `MTA-STS policy id of ${this.domainName}, made at deploy` });
+      new CfnOutput(outputs, 'PolicyRecord', {
+        value: `${recordNamesOf(this.domainName, domain.delegated).policyRecord} TXT "${this.policyRecordValue}"`,
+        description: 'MTA-STS policy record',
       });
+      if (this.tlsRptRecordValue) {
+        new CfnOutput(outputs, 'TlsRptRecord', {
+          value: `${recordNamesOf(this.domainName, domain.delegated).tlsRptRecord} TXT "${this.tlsRptRecordValue}"`,
+          description: 'TLS-RPT record',
+        });
+      }
     }
 
-    recordPolicyDomain(this, {
-      domainName: this.domainName,
-      policy: this.policy,
-      policyRecordName: `_mta-sts.${this.domainName}`,
-      tlsRptRecordName: tlsRpt && `_smtp._tls.${this.domainName}`,
-      tlsRptRecordValue: tlsRpt?.value,
-    });
-    addNagSuppressions(this);
+    addNagSuppressions(where);
   }
 }

@@ -1,7 +1,8 @@
 import { Duration } from 'aws-cdk-lib';
 import { MtaStsMode } from './mode';
 import { normaliseHostname } from './private/hostname';
-import { analysePolicy, MAX_AGE_LIMIT_SECONDS, MAX_POLICY_BYTES, policyIdOf, renderPolicy } from './private/policy-rules';
+import { contentIdOf } from './core/policy-id';
+import { analysePolicy, MAX_AGE_LIMIT_SECONDS, MAX_POLICY_BYTES, renderPolicy } from './private/policy-rules';
 import { throwIfProblems } from './private/problems';
 
 
@@ -75,12 +76,14 @@ export class MtaStsPolicy {
   /** The exact policy file: `version`, `mode`, one `mx` line per host, `max_age`, each line ending in CRLF. */
   public readonly text: string;
   /**
-   * The policy id for the `_mta-sts` TXT record: the first 32 hexadecimal characters of the
-   * SHA-256 of the policy file's bytes, so it changes exactly when the file does.
+   * The content id: the first 16 hexadecimal characters of the SHA-256 of the policy file's
+   * bytes. Every id the constructs announce for this text begins with it, followed by 16
+   * characters made at each publication (UTC time and two random characters), so the id is new
+   * on every publication and still tells which text it announces.
    *
    * @see https://www.rfc-editor.org/rfc/rfc8461#section-3.1
    */
-  public readonly id: string;
+  public readonly contentId: string;
 
   /**
    * @throws Error listing every problem when the contents are invalid
@@ -92,12 +95,7 @@ export class MtaStsPolicy {
     this.mx = analysis.mx;
     this.maxAgeSeconds = analysis.maxAgeSeconds;
     this.text = renderPolicy(this.mode, this.mx, this.maxAgeSeconds);
-    this.id = policyIdOf(this.text);
-  }
-
-  /** The value of the `_mta-sts` TXT record that announces this policy: `v=STSv1; id=<id>`. */
-  public get recordValue(): string {
-    return `v=STSv1; id=${this.id}`;
+    this.contentId = contentIdOf(this.text);
   }
 
   /**

@@ -1,4 +1,4 @@
-import { Arn, ArnFormat, Stack, Token } from 'aws-cdk-lib';
+import { Token } from 'aws-cdk-lib';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import { Construct } from 'constructs';
@@ -7,115 +7,49 @@ import { quote } from './hostname';
 /** CloudFront only uses ACM certificates from this region. */
 export const CLOUDFRONT_CERTIFICATE_REGION = 'us-east-1';
 
-export interface CertificatePlanProps {
-  /** The names the certificate must cover; the first is its subject. */
-  readonly names: string[];
-  /** The hosted zone that validates each name. */
-  readonly zones: route53.IHostedZone[];
-  /** A certificate the user supplied, if any. */
-  readonly supplied?: acm.ICertificate;
-  /** The id of the certificate construct when it is created beside the caller (us-east-1 stacks). */
-  readonly id: string;
-  /** The id of the certificate construct in the companion stack; unique in that stack. */
-  readonly companionId: string;
-}
+/** ACM's limit on a certificate's domain name (its first name). */
+export const MAX_CERTIFICATE_NAME_LENGTH = 64;
 
-/** What `planCertificate` found: problems to report, or a way to get the certificate. */
-export interface CertificatePlan {
-  readonly problems: string[];
-  /**
-   * Creates (or returns) the certificate; call only when there are no problems. A certificate
-   * created beside the caller goes into `where` (default: the scope given to planCertificate).
-   */
-  readonly obtain: (where?: Construct) => acm.ICertificate;
-}
+const ACM_ARN = /^arn:aws[a-z-]*:acm:([a-z0-9-]+):(\d{12}):certificate\/[A-Za-z0-9-]+$/;
 
 /**
- * Decides where the CloudFront certificate comes from, without creating anything yet:
- *
- * - a supplied certificate is used as is, but one whose region is known and is not
- *   us-east-1 is an error;
- * - in a us-east-1 stack, a DNS-validated certificate is created in place;
- * - in a stack in another known region, it is created in a companion stack in us-east-1
- *   (one per stack, created on demand) and referenced through CDK's cross-region references;
- * - in a stack with no region, there is no way to place it: an error says what to do.
+ * Checks a supplied certificate: a literal ARN must be an ACM certificate ARN in us-east-1; a
+ * token ARN is checked through the certificate's known region when it has one, else not at all.
  */
-export function planCertificate(scope: Construct, props: CertificatePlanProps): CertificatePlan {
-  if (props.supplied) {
-    const supplied = props.supplied;
-    // An imported certificate's region is in its ARN; a created one's is its stack's.
-    const region = Token.isUnresolved(supplied.certificateArn)
-      ? supplied.env.region
-      : Arn.split(supplied.certificateArn, ArnFormat.SLASH_RESOURCE_NAME).region;
-    const problems = Token.isUnresolved(region) || region === CLOUDFRONT_CERTIFICATE_REGION ? [] : [
-      `\`certificate\` must be in ${CLOUDFRONT_CERTIFICATE_REGION}, the only region CloudFront takes certificates from, got: a certificate in ${quote(region)}`,
-    ];
-    return { problems, obtain: () => supplied };
-  }
-
-  const stack = Stack.of(scope);
-  const create = (certificateScope: Construct, id: string) => new acm.Certificate(certificateScope, id, {
-    domainName: props.names[0],
-    subjectAlternativeNames: props.names.length > 1 ? props.names.slice(1) : undefined,
-    validation: props.names.length === 1
-      ? acm.CertificateValidation.fromDns(props.zones[0])
-      : acm.CertificateValidation.fromDnsMultiZone(Object.fromEntries(props.names.map((name, i) => [name, props.zones[i]]))),
-  });
-
-  if (Token.isUnresolved(stack.region)) {
-    return {
-      problems: [
-        `\`certificate\` is required when the stack has no region: CloudFront needs a certificate in ${CLOUDFRONT_CERTIFICATE_REGION}, `
-        + 'so give the stack an env with a region (the construct then creates the certificate) or pass a us-east-1 certificate, '
-        + `got: stack ${quote(stack.stackName)} with an unresolved region`,
-      ],
-      obtain: () => { throw new Error('unreachable'); },
-    };
-  }
-  if (stack.region === CLOUDFRONT_CERTIFICATE_REGION) {
-    return { problems: [], obtain: (where: Construct = scope) => create(where, props.id) };
-  }
-
-  const problems: string[] = [];
-  if (!crossRegionReferencesEnabled(stack)) {
-    problems.push(
-      `\`certificate\` must be given, or the stack must set \`crossRegionReferences: true\`: stack ${quote(stack.stackName)} is in ${stack.region}, `
-      + `CloudFront needs a certificate in ${CLOUDFRONT_CERTIFICATE_REGION}, and the construct creates it in a companion stack there `
-      + 'that only cross-region references can connect, got: crossRegionReferences not enabled',
-    );
-  }
-  props.zones.forEach((zone) => {
-    if (Token.isUnresolved(zone.hostedZoneId)) {
-      problems.push(
-        `\`hostedZone\` must have a literal hosted zone id when the certificate is created in ${CLOUDFRONT_CERTIFICATE_REGION} for a stack in ${stack.region}: `
-        + 'import the zone with HostedZone.fromHostedZoneAttributes, or pass `certificate`, got: a zone whose id is an unresolved token',
-      );
+export function suppliedCertificateProblems(certificate: acm.ICertificate, prop: string): string[] {
+  const arn = certificate.certificateArn;
+  if (Token.isUnresolved(arn)) {
+    const region = certificate.env.region;
+    if (Token.isUnresolved(region) || region === CLOUDFRONT_CERTIFICATE_REGION) {
+      return [];
     }
-  });
-  return {
-    problems: [...new Set(problems)],
-    obtain: () => create(companionStack(stack), props.companionId),
-  };
-}
-
-function crossRegionReferencesEnabled(stack: Stack): boolean {
-  // Stack exposes the flag it was created with; there is no public getter.
-  return (stack as unknown as { _crossRegionReferences?: boolean })._crossRegionReferences === true;
-}
-
-/**
- * The us-east-1 stack that holds certificates for `stack`, created on first use beside it.
- */
-function companionStack(stack: Stack): Stack {
-  const id = `${stack.node.id}-MtaStsCertificates`;
-  const parent = stack.node.scope!;
-  const existing = parent.node.tryFindChild(id);
-  if (existing) {
-    return existing as Stack;
+    return [`\`${prop}\` must be in ${CLOUDFRONT_CERTIFICATE_REGION}, the only region CloudFront takes certificates from, got: a certificate in stack region ${quote(region)}`];
   }
-  return new Stack(parent, id, {
-    env: { account: stack.account, region: CLOUDFRONT_CERTIFICATE_REGION },
-    crossRegionReferences: true,
-    description: `ACM certificates in ${CLOUDFRONT_CERTIFICATE_REGION} for the MTA-STS distributions of stack ${stack.stackName}`,
+  const match = ACM_ARN.exec(arn);
+  if (!match) {
+    return [`\`${prop}\` must be an ACM certificate ARN (arn:aws:acm:${CLOUDFRONT_CERTIFICATE_REGION}:<account>:certificate/<id>), got: ${quote(arn)}`];
+  }
+  if (match[1] !== CLOUDFRONT_CERTIFICATE_REGION) {
+    return [`\`${prop}\` must be in ${CLOUDFRONT_CERTIFICATE_REGION}, the only region CloudFront takes certificates from, got: a certificate in ${quote(match[1])} (${arn})`];
+  }
+  return [];
+}
+
+/** Checks that ACM can issue a certificate whose domain name is `name` (`mta-sts.<domain>`). */
+export function certificateNameProblems(name: string, prop: string, domainName: string): string[] {
+  if (name.length <= MAX_CERTIFICATE_NAME_LENGTH) {
+    return [];
+  }
+  return [
+    `\`${prop}\` must be at most ${MAX_CERTIFICATE_NAME_LENGTH - 'mta-sts.'.length} characters so that ${quote(name)} fits ACM's `
+    + `${MAX_CERTIFICATE_NAME_LENGTH}-character limit on a certificate's domain name (or pass a certificate), got: ${quote(domainName)} (${domainName.length} characters)`,
+  ];
+}
+
+/** A DNS-validated certificate for exactly one `mta-sts.<domain>` name. */
+export function createPolicyHostCertificate(scope: Construct, id: string, name: string, zone: route53.IHostedZone): acm.Certificate {
+  return new acm.Certificate(scope, id, {
+    domainName: name,
+    validation: acm.CertificateValidation.fromDns(zone),
   });
 }

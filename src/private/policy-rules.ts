@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { Duration, Token } from 'aws-cdk-lib';
 import { normaliseHostname, quote } from './hostname';
 import { MtaStsMode } from '../mode';
@@ -87,8 +86,4 @@ export function analysePolicy(props: MtaStsPolicyProps, prefix: string | ((field
 export function renderPolicy(mode: MtaStsMode, mx: readonly string[], maxAgeSeconds: number): string {
   const lines = ['version: STSv1', `mode: ${mode}`, ...mx.map(host => `mx: ${host}`), `max_age: ${maxAgeSeconds}`];
   return lines.map(line => `${line}\r\n`).join('');
-}
-
-export function policyIdOf(text: string): string {
-  return createHash('sha256').update(text, 'utf8').digest('hex').slice(0, 32);
 }

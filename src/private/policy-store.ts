@@ -1,19 +1,36 @@
-import { RemovalPolicy } from 'aws-cdk-lib';
+import { Aws, RemovalPolicy } from 'aws-cdk-lib';
+import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
+import { MtaStsPolicy } from '../policy';
 
-/** Content-Type of the policy object; RFC 8461 §3.3 requires media type text/plain. */
-export const POLICY_CONTENT_TYPE = 'text/plain';
+/** The prefix under which every policy domain has its own folder in the bucket. */
+export const POLICY_PREFIX = 'policies';
+
+/** The CloudFront origin path of a domain: its folder in the bucket. */
+export function originPathOf(domainName: string): string {
+  return `/${POLICY_PREFIX}/${domainName}`;
+}
+
+/** The S3 key of a domain's policy file: the well-known path below its folder. */
+export function policyKeyOf(domainName: string): string {
+  return `${POLICY_PREFIX}/${domainName}${MtaStsPolicy.WELL_KNOWN_PATH}`;
+}
 
 /**
  * Creates the private bucket that holds policy files: all public access blocked, S3-managed
- * encryption, TLS-only access, bucket-owner-enforced ownership. CloudFront reaches it through
- * origin access control only.
+ * encryption, TLS-only access, bucket-owner-enforced ownership.
+ *
+ * CloudFront reads it through origin access control, granted ONCE for the whole `policies/`
+ * prefix to CloudFront distributions of this account, rather than one statement per
+ * distribution: the bucket policy then never changes when a domain (and its distribution) is
+ * added or removed, so no domain loses read access while its record still announces it, and the
+ * policy cannot outgrow S3's 20 KB limit. The files are public by design; what the grant
+ * protects is the bucket itself (no listing, no other prefix, no other account).
  */
 export function createPolicyBucket(scope: Construct, removalPolicy: RemovalPolicy): s3.Bucket {
-  return new s3.Bucket(scope, 'Bucket', {
+  const bucket = new s3.Bucket(scope, 'Bucket', {
     blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
     encryption: s3.BucketEncryption.S3_MANAGED,
     enforceSSL: true,
@@ -21,63 +38,22 @@ export function createPolicyBucket(scope: Construct, removalPolicy: RemovalPolic
     objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
     removalPolicy,
   });
+  bucket.addToResourcePolicy(new iam.PolicyStatement({
+    sid: 'CloudFrontReadsPolicyFiles',
+    principals: [new iam.ServicePrincipal('cloudfront.amazonaws.com')],
+    actions: ['s3:GetObject'],
+    resources: [bucket.arnForObjects(`${POLICY_PREFIX}/*`)],
+    conditions: {
+      StringEquals: { 'AWS:SourceAccount': Aws.ACCOUNT_ID },
+      ArnLike: { 'AWS:SourceArn': `arn:${Aws.PARTITION}:cloudfront::${Aws.ACCOUNT_ID}:distribution/*` },
+    },
+  }));
+  return bucket;
 }
 
-export interface PolicyObjectProps {
-  /** The bucket to write to. */
-  readonly bucket: s3.IBucket;
-  /** The object key, without a leading slash. */
-  readonly key: string;
-  /** The exact policy file. */
-  readonly text: string;
-}
-
-/**
- * One policy file written to the bucket by an S3 PutObject call from CloudFormation.
- *
- * AwsCustomResource runs every call of a stack in one shared Lambda function, so however many
- * policy objects a stack holds, it has one upload function and no AWS CLI layer. The object is
- * rewritten whenever the text changes, and deleted with this construct; resources that announce
- * the policy depend on this construct, so they change only after the new file is in the bucket.
- */
-export class PolicyObject extends Construct {
-  /** The S3 key of the policy file. */
-  public readonly key: string;
-
-  constructor(scope: Construct, id: string, props: PolicyObjectProps) {
-    super(scope, id);
-    this.key = props.key;
-    const putObject: cr.AwsSdkCall = {
-      service: 'S3',
-      action: 'putObject',
-      parameters: {
-        Bucket: props.bucket.bucketName,
-        Key: props.key,
-        Body: props.text,
-        ContentType: POLICY_CONTENT_TYPE,
-        // Senders must not use HTTP caching for the policy (RFC 8461 §3.3); nothing in between should either.
-        CacheControl: 'no-store',
-      },
-      physicalResourceId: cr.PhysicalResourceId.of(props.key),
-    };
-    // Removing the object with its resource leaves an emptied bucket that RemovalPolicy.DESTROY
-    // can delete (no auto-delete Lambda needed). CloudFormation deletes this resource only after
-    // the records that announce it, and an update never deletes it: the physical id is the key.
-    const deleteObject: cr.AwsSdkCall = {
-      service: 'S3',
-      action: 'deleteObject',
-      parameters: { Bucket: props.bucket.bucketName, Key: props.key },
-    };
-    new cr.AwsCustomResource(this, 'Resource', {
-      resourceType: 'Custom::MtaStsPolicyObject',
-      onCreate: putObject,
-      onUpdate: putObject,
-      onDelete: deleteObject,
-      policy: cr.AwsCustomResourcePolicy.fromStatements([
-        new iam.PolicyStatement({ actions: ['s3:PutObject', 's3:DeleteObject'], resources: [props.bucket.arnForObjects(props.key)] }),
-      ]),
-      // Never download an SDK at deploy time: the runtime's bundled SDK has PutObject.
-      installLatestAwsSdk: false,
-    });
-  }
+/** The origin access control through which the distributions of a construct read the bucket. */
+export function createOriginAccessControl(scope: Construct): cloudfront.S3OriginAccessControl {
+  return new cloudfront.S3OriginAccessControl(scope, 'OriginAccessControl', {
+    description: `MTA-STS policy bucket access for ${scope.node.path}`.slice(0, 256),
+  });
 }

@@ -1,0 +1,119 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Aws, CustomResource, CustomResourceProvider, CustomResourceProviderRuntime, Duration, Stack } from 'aws-cdk-lib';
+import * as route53 from 'aws-cdk-lib/aws-route53';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { Construct, IDependable } from 'constructs';
+import { contentIdOf } from '../core/policy-id';
+import { MtaStsPolicy } from '../policy';
+import { POLICY_PREFIX } from './policy-store';
+
+/** The CloudFormation type of the resource that publishes one domain's policy and announces it. */
+export const PUBLICATION_RESOURCE_TYPE = 'Custom::MtaStsPolicyPublication';
+
+/** The bundled handler (projen's bundle task writes it; see src/handlers/publisher). */
+const HANDLER_DIRECTORY = path.join(__dirname, '..', '..', 'assets', 'handlers', 'publisher', 'index');
+
+/** The construct id of the stack's publisher function (its logical ids derive from it). */
+const PROVIDER_ID = 'MtaStsPolicyPublisher';
+
+/** Grants already given to the stack's publisher function, so each is added once. */
+const GRANTED = new WeakMap<Stack, Set<string>>();
+
+/**
+ * The stack's one publisher function (aws-cdk-lib's CustomResourceProvider: a Lambda function
+ * and its role, shared by every publication of the stack), with the grants for `bucket`.
+ *
+ * Grants do not grow with the number of policies or domains: per bucket, one statement for
+ * objects under `policies/`; per stack, one statement for TXT records named `_mta-sts.*`
+ * (Route 53's record-name condition) and the reads the publisher needs.
+ */
+function publisherFor(scope: Construct, bucket: s3.IBucket): CustomResourceProvider {
+  if (!fs.existsSync(path.join(HANDLER_DIRECTORY, 'index.js'))) {
+    throw new Error(`cdk-mta-sts: the publisher bundle is missing at ${HANDLER_DIRECTORY}; run \`npx projen bundle\` (the build does it)`);
+  }
+  const stack = Stack.of(scope);
+  const provider = CustomResourceProvider.getOrCreateProvider(stack, PROVIDER_ID, {
+    codeDirectory: HANDLER_DIRECTORY,
+    runtime: CustomResourceProviderRuntime.NODEJS_22_X,
+    // Route 53 usually syncs a change within a minute; the handler waits up to five.
+    timeout: Duration.minutes(10),
+    description: 'cdk-mta-sts: writes MTA-STS policy files, then announces them in _mta-sts TXT records',
+  });
+  const granted = GRANTED.get(stack) ?? new Set<string>();
+  GRANTED.set(stack, granted);
+  const grant = (key: string, statement: Record<string, unknown>) => {
+    if (!granted.has(key)) {
+      granted.add(key);
+      provider.addToRolePolicy(statement);
+    }
+  };
+  grant('route53', {
+    Effect: 'Allow',
+    Action: ['route53:ChangeResourceRecordSets'],
+    Resource: `arn:${Aws.PARTITION}:route53:::hostedzone/*`,
+    Condition: {
+      'ForAllValues:StringLike': { 'route53:ChangeResourceRecordSetsNormalizedRecordNames': ['_mta-sts.*'] },
+      'ForAllValues:StringEquals': { 'route53:ChangeResourceRecordSetsRecordTypes': ['TXT'] },
+    },
+  });
+  grant('route53-read', {
+    Effect: 'Allow',
+    Action: ['route53:ListResourceRecordSets', 'route53:GetChange'],
+    Resource: [`arn:${Aws.PARTITION}:route53:::hostedzone/*`, `arn:${Aws.PARTITION}:route53:::change/*`],
+  });
+  grant(`s3:${bucket.node.path}`, {
+    Effect: 'Allow',
+    Action: ['s3:PutObject', 's3:DeleteObject'],
+    Resource: bucket.arnForObjects(`${POLICY_PREFIX}/*`),
+  });
+  return provider;
+}
+
+export interface PublicationProps {
+  readonly domainName: string;
+  readonly policy: MtaStsPolicy;
+  readonly bucket: s3.IBucket;
+  readonly objectKey: string;
+  readonly zone: route53.IHostedZone;
+  /** Where the `v=STSv1; id=...` TXT record is written. */
+  readonly recordName: string;
+  readonly ttl: Duration;
+  /** Keep the policy file when the publication is deleted (the bucket is retained). */
+  readonly retainObject: boolean;
+  /** Replace a TXT record at `recordName` that this stack did not write. */
+  readonly replaceExistingRecord: boolean;
+  /** The distribution serving the domain: a new one means a new publication. */
+  readonly distributionId: string;
+  /** What must be live before the record may announce the policy. */
+  readonly servedBy: IDependable[];
+}
+
+/**
+ * Creates the `Custom::MtaStsPolicyPublication` resource of one domain: on create and on every
+ * update (rollbacks included) it writes the policy file and then announces it with a new id; on
+ * delete it removes the record first. It depends on everything that serves the file, so
+ * CloudFormation runs it after they are live and deletes it before they go.
+ */
+export function createPublication(scope: Construct, id: string, props: PublicationProps): CustomResource {
+  const provider = publisherFor(scope, props.bucket);
+  const publication = new CustomResource(scope, id, {
+    serviceToken: provider.serviceToken,
+    resourceType: PUBLICATION_RESOURCE_TYPE,
+    properties: {
+      DomainName: props.domainName,
+      BucketName: props.bucket.bucketName,
+      ObjectKey: props.objectKey,
+      PolicyText: props.policy.text,
+      ContentId: contentIdOf(props.policy.text),
+      HostedZoneId: props.zone.hostedZoneId,
+      RecordName: props.recordName,
+      RecordTtl: String(props.ttl.toSeconds()),
+      RetainObject: String(props.retainObject),
+      ReplaceExistingRecord: String(props.replaceExistingRecord),
+      DistributionId: props.distributionId,
+    },
+  });
+  publication.node.addDependency(...props.servedBy);
+  return publication;
+}
