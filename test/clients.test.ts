@@ -1,8 +1,9 @@
 /**
  * Independent client checks: what a real MTA-STS sender (mailauth, used by WildDuck and
  * ZoneMTA) and parsers written here from the RFC grammars make of the bytes this library
- * publishes. The policy text and the TXT values are read from the synthesized CloudFormation
- * template, not from the construct's properties, so these tests check what is deployed.
+ * publishes. The policy text and the TXT values are what the publisher handler writes when it
+ * runs over the synthesized template's publications (against in-memory S3 and Route 53, which
+ * cannot run here), not the construct's properties, so these tests check what is deployed.
  *
  * Nothing here touches the network: DNS goes through mailauth's injectable resolver, and
  * `node:https` is replaced by a fake server for the one end-to-end fetch.
@@ -12,10 +13,11 @@ import { EventEmitter } from 'node:events';
 import * as https from 'node:https';
 import { PassThrough } from 'node:stream';
 import { App, Duration, Stack } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import { getPolicy, parsePolicy, resolvePolicy, validateMx } from 'mailauth/lib/mta-sts';
 import { MtaSts, MtaStsMode, MtaStsPolicy, MtaStsProps } from '../src';
+import { publicationIdOf } from '../src/core/policy-id';
+import { deployTemplate, Published } from './support/published';
 
 // mailauth fetches the policy with node:https; replace it so that no request leaves the process.
 jest.mock('node:https', () => ({ request: jest.fn() }));
@@ -53,15 +55,11 @@ function resourcesOfType(template: CfnTemplate, type: string): CfnResource[] {
   return Object.values(template.Resources ?? {}).filter(resource => resource.Type === type);
 }
 
-/** The exact policy body uploaded by the Custom::MtaStsPolicyObject resource, on create and on update. */
+/** The exact policy body the template's one publication writes. */
 function policyBodyOf(template: CfnTemplate): string {
-  const objects = resourcesOfType(template, 'Custom::MtaStsPolicyObject');
-  expect(objects).toHaveLength(1);
-  const create = JSON.parse(literalString(objects[0].Properties!.Create));
-  const update = JSON.parse(literalString(objects[0].Properties!.Update));
-  expect(update.parameters.Body).toBe(create.parameters.Body);
-  expect(create.parameters.ContentType).toBe('text/plain');
-  return create.parameters.Body;
+  const publications = resourcesOfType(template, 'Custom::MtaStsPolicyPublication');
+  expect(publications).toHaveLength(1);
+  return literalString(publications[0].Properties!.PolicyText);
 }
 
 /**
@@ -435,14 +433,25 @@ function synthesize(c: ClientCase): { mtaSts: MtaSts; template: CfnTemplate } {
   const stack = new Stack(app, 'Stack', { env: { account: ACCOUNT, region }, crossRegionReferences: region !== 'us-east-1' });
   const hostedZone = route53.HostedZone.fromHostedZoneAttributes(stack, 'Zone', { hostedZoneId: HOSTED_ZONE_ID, zoneName: c.zoneName });
   const mtaSts = new MtaSts(stack, 'MtaSts', { hostedZone, ...c.props });
-  return { mtaSts, template: Template.fromStack(stack).toJSON() };
+  // Outside us-east-1 the resources live in a companion stack: read every stack of the app.
+  const resources = Object.assign({}, ...app.synth().stacks.map(artifact => artifact.template.Resources ?? {}));
+  return { mtaSts, template: { Resources: resources } };
 }
 
 describe.each(CASES)('mail clients reading $name', (c) => {
   // GIVEN / WHEN
   const { mtaSts, template } = synthesize(c);
   const body = policyBodyOf(template);
-  const policyTxt = txtRecordsAt(template, `_mta-sts.${c.domain}.`);
+  let published: Published;
+  let policyTxt: string[][];
+  beforeAll(async () => {
+    published = await deployTemplate(template);
+    policyTxt = published.txt(`_mta-sts.${c.domain}`);
+  });
+
+  test('the publisher stores exactly the rendered policy file', () => {
+    expect(published.body(c.domain)).toBe(body);
+  });
 
   test('the deployed policy file is the one the construct rendered', () => {
     // THEN
@@ -466,18 +475,19 @@ describe.each(CASES)('mail clients reading $name', (c) => {
     expect(parsePolicyStrictly(body)).toEqual({ version: 'STSv1', mode: c.mode, mx: c.mx, maxAge: c.maxAge });
   });
 
-  test('one _mta-sts TXT record carries the id, the sha256 of the deployed policy file', async () => {
+  test('one _mta-sts TXT record carries an id that starts with the sha256 of the deployed policy file', async () => {
     // GIVEN
-    const expectedId = createHash('sha256').update(body, 'utf8').digest('hex').slice(0, 32);
+    const contentId = createHash('sha256').update(body, 'utf8').digest('hex').slice(0, 16);
 
     // WHEN
     const id = await resolvePolicy(`postmaster@${c.domain}`, { resolver: fakeResolver(c.domain, policyTxt) });
 
     // THEN
-    expect(policyTxt).toEqual([[`v=STSv1; id=${expectedId}`]]);
-    expect(parseStsTxtRecord(policyTxt[0].join(''))).toBe(expectedId);
-    expect(id).toBe(expectedId);
-    expect(mtaSts.policyId).toBe(expectedId);
+    expect(policyTxt).toHaveLength(1);
+    expect(policyTxt[0].join('')).toMatch(new RegExp(`^v=STSv1; id=${contentId}[0-9]{14}[0-9a-z]{2}$`));
+    const published = parseStsTxtRecord(policyTxt[0].join(''));
+    expect(id).toBe(published);
+    expect(mtaSts.policyContentId).toBe(contentId);
   });
 
   test('mailauth resolves and fetches the policy end to end, from the expected host and path', async () => {
@@ -497,7 +507,7 @@ describe.each(CASES)('mail clients reading $name', (c) => {
       rejectUnauthorized: true,
     })]);
     expect(result.status).toBe('found');
-    expect(result.policy).toEqual(expect.objectContaining({ id: mtaSts.policyId, mode: c.mode, maxAge: c.maxAge }));
+    expect(result.policy).toEqual(expect.objectContaining({ id: parseStsTxtRecord(policyTxt[0].join('')), mode: c.mode, maxAge: c.maxAge }));
     expect(result.policy.mx ?? []).toEqual(c.mx);
   });
 
@@ -587,20 +597,22 @@ describe('mailauth behaviour worth knowing', () => {
   test('mailauth ignores a TXT record at _mta-sts that does not start with v=STSv1', async () => {
     // GIVEN
     const policy = new MtaStsPolicy({ mx: ['mx.example.com'] });
-    const resolver = fakeResolver('example.com', [['v=spf1 -all'], [policy.recordValue]]);
+    const policyId = publicationIdOf(policy.contentId, new Date('2026-12-01T12:00:00Z'), 1);
+    const resolver = fakeResolver('example.com', [['v=spf1 -all'], [`v=STSv1; id=${policyId}`]]);
 
     // WHEN
     const id = await resolvePolicy('example.com', { resolver });
 
     // THEN
-    expect(id).toBe(policy.id);
+    expect(id).toBe(policyId);
   });
 
   test('fails when two v=STSv1 records are published: mailauth refuses the domain', async () => {
     // GIVEN
     const first = new MtaStsPolicy({ mx: ['mx.example.com'] });
     const second = new MtaStsPolicy({ mx: ['mx2.example.com'] });
-    const resolver = fakeResolver('example.com', [[first.recordValue], [second.recordValue]]);
+    const when = new Date('2026-12-01T12:00:00Z');
+    const resolver = fakeResolver('example.com', [[`v=STSv1; id=${publicationIdOf(first.contentId, when, 1)}`], [`v=STSv1; id=${publicationIdOf(second.contentId, when, 2)}`]]);
 
     // WHEN / THEN
     await expect(resolvePolicy('example.com', { resolver })).rejects.toMatchObject({ code: 'multi_sts_records' });

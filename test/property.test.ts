@@ -13,6 +13,7 @@ import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as fc from 'fast-check';
 import { parsePolicy } from 'mailauth/lib/mta-sts';
 import { MtaSts, MtaStsMode, MtaStsPolicy, TlsRptRecord } from '../src';
+import { contentIdPartOf, publicationIdOf } from '../src/core/policy-id';
 
 const ACCOUNT = '111111111111';
 /** Runs for properties of the pure models (fast). */
@@ -183,7 +184,7 @@ function expectedMx(input: PolicyInput): string[] {
 }
 
 function sha256Id(text: string): string {
-  return createHash('sha256').update(text, 'utf8').digest('hex').slice(0, 32);
+  return createHash('sha256').update(text, 'utf8').digest('hex').slice(0, 16);
 }
 
 /** A small independent parse: CRLF lines, `key: value`, keys in the documented order. */
@@ -234,13 +235,27 @@ describe('MtaStsPolicy with arbitrary valid inputs', () => {
     }), { numRuns: RUNS });
   });
 
-  test('the id is 32 hex characters, the start of the SHA-256 of the text', () => {
+  test('the content id is 16 hex characters, the start of the SHA-256 of the text', () => {
     fc.assert(fc.property(policyInput, (input) => {
       const policy = new MtaStsPolicy(propsOf(input));
-      expect(policy.id).toMatch(/^[0-9a-f]{32}$/);
-      expect(policy.id).toBe(sha256Id(policy.text));
-      expect(policy.recordValue).toBe(`v=STSv1; id=${policy.id}`);
+      expect(policy.contentId).toMatch(/^[0-9a-f]{16}$/);
+      expect(policy.contentId).toBe(sha256Id(policy.text));
     }), { numRuns: RUNS });
+  });
+
+  test('every publication id is a valid RFC 8461 id that starts with the content id and is new at each publication', () => {
+    fc.assert(fc.property(policyInput, fc.date({ min: new Date('2000-01-01T00:00:00Z'), max: new Date('2999-12-31T23:59:59Z'), noInvalidDate: true }),
+      fc.integer({ min: 0, max: 1295 }), fc.integer({ min: 1, max: 86_400_000 }), (input, when, entropy, laterMs) => {
+        const policy = new MtaStsPolicy(propsOf(input));
+        const id = publicationIdOf(policy.contentId, when, entropy);
+        // RFC 8461 §3.1: 1 to 32 letters and digits.
+        expect(id).toMatch(/^[A-Za-z0-9]{1,32}$/);
+        expect(id).toHaveLength(32);
+        expect(contentIdPartOf(id)).toBe(policy.contentId);
+        // Another publication at least a second later never repeats the id.
+        const later = new Date(when.getTime() + Math.max(1000, laterMs));
+        expect(publicationIdOf(policy.contentId, later, entropy)).not.toBe(id);
+      }), { numRuns: RUNS });
   });
 
   test('equal inputs, however written, give equal texts and ids', () => {
@@ -251,21 +266,21 @@ describe('MtaStsPolicy with arbitrary valid inputs', () => {
       const canonical = new MtaStsPolicy({ mode: input.mode, mx: expectedMx(input), maxAge: Duration.seconds(input.maxAge.seconds) });
 
       // THEN
-      expect(again.id).toBe(written.id);
+      expect(again.contentId).toBe(written.contentId);
       expect(canonical.text).toBe(written.text);
-      expect(canonical.id).toBe(written.id);
+      expect(canonical.contentId).toBe(written.contentId);
     }), { numRuns: RUNS });
   });
 
-  test('two inputs have equal ids exactly when their texts are equal', () => {
+  test('two inputs have equal content ids exactly when their texts are equal', () => {
     fc.assert(fc.property(policyInput, policyInput, (a, b) => {
       const first = new MtaStsPolicy(propsOf(a));
       const second = new MtaStsPolicy(propsOf(b));
-      expect(first.id === second.id).toBe(first.text === second.text);
+      expect(first.contentId === second.contentId).toBe(first.text === second.text);
     }), { numRuns: RUNS });
   });
 
-  test('any single change to the policy changes its id', () => {
+  test('any single change to the policy changes its content id', () => {
     const change = fc.constantFrom('mode', 'maxAge', 'addMx', 'dropMx', 'reorderMx');
     fc.assert(fc.property(policyInput, change, host, (input, what, extra) => {
       // GIVEN
@@ -290,7 +305,7 @@ describe('MtaStsPolicy with arbitrary valid inputs', () => {
 
       // THEN
       expect(after.text).not.toBe(before.text);
-      expect(after.id).not.toBe(before.id);
+      expect(after.contentId).not.toBe(before.contentId);
     }), { numRuns: RUNS });
   });
 
@@ -447,16 +462,14 @@ function newStack(): { app: App; stack: Stack; hostedZone: route53.IHostedZone }
   return { app, stack, hostedZone };
 }
 
-function deployedBody(stack: Stack): string {
-  const objects = Object.values(Template.fromStack(stack).findResources('Custom::MtaStsPolicyObject'));
-  expect(objects).toHaveLength(1);
-  const join = objects[0].Properties.Create['Fn::Join'] as [string, unknown[]];
-  const json = join[1].map(part => (typeof part === 'string' ? part : 'TOKEN')).join(join[0]);
-  return JSON.parse(json).parameters.Body;
+function deployedPublication(stack: Stack): Record<string, any> {
+  const publications = Object.values(Template.fromStack(stack).findResources('Custom::MtaStsPolicyPublication'));
+  expect(publications).toHaveLength(1);
+  return publications[0].Properties;
 }
 
 describe('MtaSts with arbitrary inputs', () => {
-  test('deploys exactly the normalised policy and announces its sha256 id', () => {
+  test('deploys exactly the normalised policy and announces ids that start with its sha256', () => {
     fc.assert(fc.property(policyInput, ruaList, (input, rua) => {
       // GIVEN
       const { stack, hostedZone } = newStack();
@@ -465,15 +478,15 @@ describe('MtaSts with arbitrary inputs', () => {
       const mtaSts = new MtaSts(stack, 'MtaSts', { hostedZone, ...propsOf(input), tlsRpt: { rua } });
 
       // THEN
-      const body = deployedBody(stack);
+      const publication = deployedPublication(stack);
+      const body = publication.PolicyText;
       const parsed = parsePolicy(body);
       expect({ mode: parsed.mode, mx: parsed.mx ?? [], maxAge: parsed.maxAge })
         .toEqual({ mode: input.mode, mx: expectedMx(input), maxAge: input.maxAge.seconds });
-      expect(mtaSts.policyId).toBe(sha256Id(body));
-      Template.fromStack(stack).hasResourceProperties('AWS::Route53::RecordSet', {
-        Name: '_mta-sts.example.com.',
-        ResourceRecords: [`"v=STSv1; id=${sha256Id(body)}"`],
-      });
+      expect(mtaSts.policyContentId).toBe(sha256Id(body));
+      expect(publication.ContentId).toBe(sha256Id(body));
+      expect(publication.RecordName).toBe('_mta-sts.example.com');
+      expect(contentIdPartOf(publicationIdOf(publication.ContentId, new Date(), 7))).toBe(sha256Id(body));
     }), { numRuns: CONSTRUCT_RUNS });
   });
 
