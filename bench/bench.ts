@@ -8,8 +8,10 @@
  * No garbage collection is forced between runs: a forced full GC flushes V8's compiled code
  * and inline caches, and made every run 2-3x slower and less like a real `cdk synth`.
  *
- * Part 1: MtaStsDomains with 1, 10, 50 and 100 policy domains in one stack, each in its own
- * imported hosted zone, three distinct policies (testing / enforce / none). Reports the median
+ * Part 1: MtaStsDomains with 1, 10, 50 and 82 policy domains in one stack, each in its own
+ * imported hosted zone and with its own policy (distinct MX host per domain, modes cycling
+ * testing / enforce / none), and with TLS-RPT. Then the most domains one stack can hold (the
+ * construct refuses more than fit CloudFormation's 500 resources), with and without TLS-RPT. Reports the median
  * synthesis time (new App + stack + construct + app.synth()), the CloudFormation resource
  * count, Lambda functions, the bytes of the file assets the stack's asset manifest references
  * (the template's own entry excluded; it is counted separately) and the template's bytes.
@@ -31,7 +33,7 @@ const STACK_NAME = 'MtaStsBench';
 const MX = ['*.mail.example.net'];
 const TLS_RPT = { rua: ['mailto:tls@example.net'] };
 const MODES = [MtaStsMode.TESTING, MtaStsMode.ENFORCE, MtaStsMode.NONE];
-const DOMAIN_COUNTS = [1, 10, 50, 100];
+const DOMAIN_COUNTS = [1, 10, 50, 82];
 const REPS = positiveInt(process.env.BENCH_REPS, 7);
 const WARMUP = positiveInt(process.env.BENCH_WARMUP, 2);
 /**
@@ -67,6 +69,8 @@ function multiDomain(count: number): Builder {
         zoneName: `brand${i}.example`,
       }),
       mode: MODES[i % MODES.length],
+      // A distinct policy per domain: the worst case for anything shared between policies.
+      mx: [`mx.brand${i}.example`],
     }));
     new MtaStsDomains(stack, 'MtaSts', { mx: MX, tlsRpt: TLS_RPT, domains });
   };
@@ -142,6 +146,30 @@ function measure(assembly: cxapi.CloudAssembly, outdir: string): Metrics {
     templateBytes,
     types,
   };
+}
+
+/** The largest number of distinct-policy domains MtaStsDomains accepts in one stack. */
+function maxDomainsPerStack(tlsRpt: boolean): number {
+  let fits = 0;
+  for (let count = 1; count <= 200; count++) {
+    const app = new App();
+    const stack = new Stack(app, STACK_NAME, { env: ENV });
+    const domains = Array.from({ length: count }, (_, i) => ({
+      hostedZone: route53.HostedZone.fromHostedZoneAttributes(stack, `Zone${i}`, { hostedZoneId: `ZBENCH${String(i).padStart(8, '0')}`, zoneName: `brand${i}.example` }),
+      mx: [`mx.brand${i}.example`],
+    }));
+    try {
+      new MtaStsDomains(stack, 'MtaSts', { mx: MX, tlsRpt: tlsRpt ? TLS_RPT : undefined, domains });
+    } catch {
+      break;
+    }
+    const resources = Object.keys(app.synth().getStackByName(STACK_NAME).template.Resources).length;
+    if (resources > 500) {
+      throw new Error(`MtaStsDomains accepted ${count} domains but synthesized ${resources} resources, over CloudFormation's 500`);
+    }
+    fits = count;
+  }
+  return fits;
 }
 
 /** Bytes of a file, or of every file below a directory. */
@@ -220,13 +248,16 @@ function main(): void {
       String(m.templateBytes),
     ];
   });
-  console.log('MtaStsDomains, one stack (us-east-1), 3 distinct policies');
+  console.log('MtaStsDomains, one stack (us-east-1), a distinct policy per domain, with TLS-RPT');
   console.log(table(['domains', 'synth ms (median)', 'min-max ms', 'resources', 'lambdas', 'asset bytes', 'template bytes'], rows));
   console.log('');
   console.log('resource types:');
   for (const count of DOMAIN_COUNTS) {
     console.log(`  ${String(count).padStart(3)} domains: ${formatTypes(runs.get(count)![0].metrics.types)}`);
   }
+  console.log('');
+  console.log(`most domains in one stack: ${maxDomainsPerStack(true)} with TLS-RPT, ${maxDomainsPerStack(false)} without `
+    + '(each with its own policy; the construct refuses more, naming CloudFormation\'s 500-resource limit)');
   console.log('');
 
   // Part 2: one domain, construct vs hand-written, interleaved, alternating which goes first.

@@ -38,19 +38,20 @@ export function flatten(value: unknown): string {
   return JSON.stringify(value);
 }
 
-/** The policy objects the template uploads, from the Custom::MtaStsPolicyObject resources. */
+/** The policy files the template publishes, from its Custom::MtaStsPolicyPublication resources. */
 export function publishedPolicies(template: Template): PublishedPolicy[] {
   return Object.values(template.Resources)
-    .filter(resource => resource.Type === 'Custom::MtaStsPolicyObject')
-    .map(resource => {
-      const call = JSON.parse(flatten(resource.Properties.Create));
-      return { key: call.parameters.Key, body: call.parameters.Body };
-    });
+    .filter(resource => resource.Type === 'Custom::MtaStsPolicyPublication')
+    .map(resource => ({ key: flatten(resource.Properties.ObjectKey), body: resource.Properties.PolicyText }));
 }
 
-/** The Route 53 records the template creates. */
+/**
+ * The Route 53 records the template creates, and the `_mta-sts` TXT record each publication
+ * writes at deploy time (its id ends in a stamp made then, shown as <stamp>).
+ */
 export function publishedRecords(template: Template): PublishedRecord[] {
-  return Object.values(template.Resources)
+  const resources = Object.values(template.Resources);
+  const recordSets = resources
     .filter(resource => resource.Type === 'AWS::Route53::RecordSet')
     .map(resource => {
       const p = resource.Properties;
@@ -59,4 +60,12 @@ export function publishedRecords(template: Template): PublishedRecord[] {
         : (p.ResourceRecords as unknown[]).map(flatten).join(' ');
       return { name: flatten(p.Name), type: p.Type, value };
     });
+  const announced = resources
+    .filter(resource => resource.Type === 'Custom::MtaStsPolicyPublication')
+    .map(resource => ({
+      name: `${flatten(resource.Properties.RecordName)}.`,
+      type: 'TXT',
+      value: `"v=STSv1; id=${resource.Properties.ContentId}<stamp>"  (written at deploy, after the file)`,
+    }));
+  return [...recordSets, ...announced];
 }
