@@ -13,6 +13,7 @@ import { resolveDomain } from './private/domain';
 import { groupDomains } from './private/grouping';
 import { normaliseHostname, quote } from './private/hostname';
 import { recordPolicyDomain } from './private/metadata';
+import { addMxDriftCheck } from './private/mx-drift';
 import { addNagSuppressions } from './private/nag';
 import { policyHostOf, policyUrlOf } from './private/names';
 import { analysePolicy } from './private/policy-rules';
@@ -284,6 +285,7 @@ export class MtaStsDomains extends Construct {
     }
 
     addNagSuppressions(this);
+    addMxDriftCheck(this);
   }
 
   /** The policy published for a domain. */

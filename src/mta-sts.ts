@@ -10,6 +10,7 @@ import { DEFAULT_PRICE_CLASS, DEFAULT_RECORD_TTL, recordTtlProblems } from './pr
 import { createPolicyDistribution } from './private/distribution';
 import { resolveDomain } from './private/domain';
 import { recordPolicyDomain } from './private/metadata';
+import { addMxDriftCheck } from './private/mx-drift';
 import { addNagSuppressions } from './private/nag';
 import { policyHostOf, policyUrlOf } from './private/names';
 import { analysePolicy } from './private/policy-rules';
@@ -216,5 +217,6 @@ export class MtaSts extends Construct {
       tlsRptRecordValue: tlsRpt?.value,
     });
     addNagSuppressions(this);
+    addMxDriftCheck(this);
   }
 }
