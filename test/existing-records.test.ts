@@ -93,6 +93,16 @@ describe('publishing no TLS-RPT record', () => {
     expect(warnings(stack)).toEqual([['/Stack/MtaSts', noTlsRptWarning('example.com')]]);
   });
 
+  test('is silenced by acknowledging the warning on the app after the construct is created', () => {
+    // GIVEN
+    const { app, stack, zone } = makeStack();
+    withoutTlsRpt(stack, zone);
+    // WHEN
+    CoreAnnotations.of(app).acknowledgeWarning(NO_TLS_RPT, REASON);
+    // THEN
+    expect(warnings(stack)).toEqual([]);
+  });
+
   test('is silenced in MtaStsDomains for every domain by the stack or the construct, and for one domain by its own scope', () => {
     // GIVEN
     const build = () => {
