@@ -32,7 +32,12 @@ interface MxRecordInfo {
  * MX records are `route53.MxRecord`s and `route53.CfnRecordSet`s of type MX anywhere in the
  * app (any stack, any stage). They are read at validation time, when every construct exists,
  * so records defined after the publisher count. Names and values that are unresolved tokens
- * are skipped with an info note. Calling this again for the same publisher adds nothing.
+ * are skipped with an info note.
+ *
+ * The check is a validation on the publisher and covers only the domains it publishes, so the
+ * error names the construct whose `mx` to fix, warnings and notes sit on it (acknowledge on its
+ * stack), and every policy domain of the app is checked once, by its own publisher, however many
+ * publishers the app has. Calling this again for the same publisher adds nothing.
  */
 export function addMxDriftCheck(publisher: IConstruct): void {
   if (CHECKED.has(publisher)) {
