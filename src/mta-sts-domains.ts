@@ -10,6 +10,7 @@ import { certificateNameProblems } from './private/certificate';
 import { DEFAULT_PRICE_CLASS, DEFAULT_RECORD_TTL, recordTtlProblems } from './private/defaults';
 import { resolveDomain } from './private/domain';
 import { normaliseHostname, quote } from './private/hostname';
+import { addMxDriftCheck } from './private/mx-drift';
 import { addNagSuppressions } from './private/nag';
 import { policyHostOf, policyUrlOf } from './private/names';
 import { placeResources } from './private/placement';
@@ -233,6 +234,7 @@ export class MtaStsDomains extends Construct {
         retainObject: removalPolicy !== RemovalPolicy.DESTROY,
         replaceExistingRecords: props.replaceExistingRecords ?? false,
         readAccess: bucket.policy ? [bucket.policy] : [],
+        annotate: this,
       });
       this.resourcesOf.set(name, resources);
       this.distributions.push(resources.distribution);
@@ -240,6 +242,7 @@ export class MtaStsDomains extends Construct {
     }
 
     addNagSuppressions(where);
+    addMxDriftCheck(this);
   }
 
   /** The policy published for a domain. */

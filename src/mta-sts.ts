@@ -8,6 +8,7 @@ import { MtaStsPolicy, MtaStsPolicyProps } from './policy';
 import { certificateNameProblems, suppliedCertificateProblems } from './private/certificate';
 import { DEFAULT_PRICE_CLASS, DEFAULT_RECORD_TTL, recordTtlProblems } from './private/defaults';
 import { resolveDomain } from './private/domain';
+import { addMxDriftCheck } from './private/mx-drift';
 import { addNagSuppressions } from './private/nag';
 import { policyHostOf, policyUrlOf } from './private/names';
 import { placeResources } from './private/placement';
@@ -207,6 +208,7 @@ export class MtaSts extends Construct {
       retainObject: removalPolicy !== RemovalPolicy.DESTROY,
       replaceExistingRecords: props.replaceExistingRecords ?? false,
       readAccess: bucket.policy ? [bucket.policy] : [],
+      annotate: this,
     });
     this.certificate = resources.certificate;
     this.distribution = resources.distribution;
@@ -234,5 +236,6 @@ export class MtaSts extends Construct {
     }
 
     addNagSuppressions(where);
+    addMxDriftCheck(this);
   }
 }

@@ -4,7 +4,7 @@ import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as targets from 'aws-cdk-lib/aws-route53-targets';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import { Construct, IDependable } from 'constructs';
+import { Construct, IConstruct, IDependable } from 'constructs';
 import { MtaStsMode } from '../mode';
 import { MtaStsPolicy } from '../policy';
 import { TlsRptRecord } from '../tls-rpt';
@@ -42,6 +42,12 @@ export interface PolicyDomainProps {
   readonly replaceExistingRecords: boolean;
   /** What must be in place before the file can be served (the bucket policy). */
   readonly readAccess: IDependable[];
+  /**
+   * Where warnings about the domain are added: the MtaSts or MtaStsDomains construct, in the
+   * user's own stack even when the resources are in the companion stack, so acknowledging a
+   * warning on the construct or its stack silences it.
+   */
+  readonly annotate: IConstruct;
 }
 
 /** The resources of one policy domain, all beneath one construct named after the domain. */
@@ -113,11 +119,11 @@ export function publishPolicyDomain(scope: Construct, props: PolicyDomainProps):
     tlsRptRecordName: props.tlsRpt && props.names.tlsRptRecord,
     tlsRptRecordValue: props.tlsRpt?.value,
   });
-  addPolicyWarnings(scope, props.domainName, props.policy, props.tlsRpt);
+  addPolicyWarnings(props.annotate, props.domainName, props.policy, props.tlsRpt);
   return { certificate, distribution, aliasRecord, aliasRecordIpv6, publication, tlsRptRecord };
 }
 
-function addPolicyWarnings(scope: Construct, domainName: string, policy: MtaStsPolicy, tlsRpt?: TlsRptRecord): void {
+function addPolicyWarnings(scope: IConstruct, domainName: string, policy: MtaStsPolicy, tlsRpt?: TlsRptRecord): void {
   const annotations = Annotations.of(scope);
   if (!tlsRpt) {
     annotations.addWarningV2('cdk-mta-sts:noTlsRpt',
