@@ -120,6 +120,9 @@ export function publishPolicyDomain(scope: Construct, props: PolicyDomainProps):
     tlsRptRecordValue: props.tlsRpt?.value,
   });
   addPolicyWarnings(props.annotate, props.domainName, props.policy, props.tlsRpt);
+  if (props.names.policyRecord !== `_mta-sts.${props.domainName}`) {
+    Annotations.of(props.annotate).addInfo(delegationRunbook(props.domainName, props.zone, props.names, props.tlsRpt !== undefined));
+  }
   return { certificate, distribution, aliasRecord, aliasRecordIpv6, publication, tlsRptRecord };
 }
 
@@ -137,6 +140,23 @@ function addPolicyWarnings(scope: IConstruct, domainName: string, policy: MtaSts
     annotations.addWarningV2('cdk-mta-sts:shortMaxAge',
       `${domainName}: maxAge of ${policy.maxAgeSeconds} s in enforce mode gives little protection against downgrade attacks; RFC 8461 §3.2 recommends weeks.`);
   }
+}
+
+/**
+ * The records to create once in the DNS outside Route 53 for a delegated `mta-sts.<domain>`
+ * zone, in zone-file form.
+ */
+export function delegationRunbook(domainName: string, zone: route53.IHostedZone, names: RecordNames, tlsRpt: boolean): string {
+  const lines = [
+    `${domainName}: create these records once at the DNS provider of ${domainName} (zone-file form):`,
+    `  ${names.policyHost}. NS <each name server of hosted zone ${zone.hostedZoneId}>`,
+    `  _mta-sts.${domainName}. CNAME ${names.policyRecord}.`,
+  ];
+  if (tlsRpt) {
+    lines.push(`  _smtp._tls.${domainName}. CNAME ${names.tlsRptRecord}.`);
+  }
+  lines.push('Create and delegate the zone before the first deploy: the certificate is validated in it, and the deploy waits until it is.');
+  return lines.join('\n');
 }
 
 /** The names of the records of `domainName`; in a zone delegated for `mta-sts.<domain>` they all live inside it. */
