@@ -145,6 +145,13 @@ describe('the publisher handler', () => {
     expect(aws.objects.size).toBe(0);
   });
 
+  test('on delete removes the record with the TTL it was written with, even after recordTtl changed', async () => {
+    const aws = memoryAws();
+    await publish(event('Create', props(TEXT, { RecordTtl: '60' })), aws);
+    await publish(event('Delete', props(TEXT, { RecordTtl: '3600' })), aws);
+    expect(aws.records.size).toBe(0);
+  });
+
   test('on delete keeps the file when the bucket is retained', async () => {
     const aws = memoryAws();
     await publish(event('Create', props(TEXT)), aws);

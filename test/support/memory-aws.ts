@@ -11,6 +11,8 @@ export interface MemoryAws extends PublisherClients {
   readonly objects: Map<string, string>;
   /** zoneId/name -> the quoted resource record values, as Route 53 stores them */
   readonly records: Map<string, string[]>;
+  /** zoneId/name -> TTL (300 when a test set the record directly) */
+  readonly ttls: Map<string, number>;
   /** Every call, in order, e.g. `put bucket/key`, `UPSERT Z1/_mta-sts.example.com`. */
   readonly calls: string[];
   /** Make the next calls of a kind fail, e.g. `{ changeTxt: 1 }`. */
@@ -27,6 +29,7 @@ export function memoryAws(options: { start?: Date; entropy?: number[] } = {}): M
   const aws: MemoryAws = {
     objects: new Map(),
     records: new Map(),
+    ttls: new Map(),
     calls: [],
     failNext: {},
     async putObject(bucket, key, body) {
@@ -41,22 +44,25 @@ export function memoryAws(options: { start?: Date; entropy?: number[] } = {}): M
     },
     async readTxt(zoneId, recordName) {
       fail('readTxt');
-      const values = aws.records.get(`${zoneId}/${name(recordName)}`);
-      return values?.map(unquoteTxt);
+      const key = `${zoneId}/${name(recordName)}`;
+      const values = aws.records.get(key);
+      return values && { values: values.map(unquoteTxt), ttl: aws.ttls.get(key) ?? 300 };
     },
-    async changeTxt(zoneId, action, recordName, values) {
+    async changeTxt(zoneId, action, recordName, values, ttl) {
       fail('changeTxt');
       const key = `${zoneId}/${name(recordName)}`;
       aws.calls.push(`${action} ${key}`);
       const quoted = values.map(quoteTxt);
       if (action === 'DELETE') {
         const current = aws.records.get(key);
-        if (!current || JSON.stringify(current) !== JSON.stringify(quoted)) {
+        if (!current || JSON.stringify(current) !== JSON.stringify(quoted) || (aws.ttls.get(key) ?? 300) !== ttl) {
           throw Object.assign(new Error(`Tried to delete resource record set ${key} but the values provided do not match the current values`), { name: 'InvalidChangeBatch' });
         }
         aws.records.delete(key);
+        aws.ttls.delete(key);
       } else {
         aws.records.set(key, quoted);
+        aws.ttls.set(key, ttl);
       }
     },
     now() {

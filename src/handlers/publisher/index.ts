@@ -56,12 +56,18 @@ export interface PublicationResult {
 export interface PublisherClients {
   putObject(bucket: string, key: string, body: string): Promise<void>;
   deleteObject(bucket: string, key: string): Promise<void>;
-  /** The TXT strings at `name` in the zone (each joined and unquoted), or undefined when there is no TXT record. */
-  readTxt(zoneId: string, name: string): Promise<string[] | undefined>;
+  /** The TXT record at `name` in the zone (each value joined and unquoted) and its TTL, or undefined when there is none. */
+  readTxt(zoneId: string, name: string): Promise<TxtRecordSet | undefined>;
   /** Writes (UPSERT) or deletes the TXT record and waits until Route 53 reports it in sync. */
   changeTxt(zoneId: string, action: 'UPSERT' | 'DELETE', name: string, values: string[], ttl: number): Promise<void>;
   now(): Date;
   entropy(): number;
+}
+
+/** A TXT record set as Route 53 holds it. */
+export interface TxtRecordSet {
+  readonly values: string[];
+  readonly ttl: number;
 }
 
 /** The physical id of a publication whose Create failed: its Delete then touches nothing. */
@@ -81,7 +87,7 @@ export async function publish(event: CloudFormationEvent, clients: PublisherClie
   if (contentIdOf(props.PolicyText) !== props.ContentId) {
     throw new Error(`ContentId ${props.ContentId} is not the content id of PolicyText (${contentIdOf(props.PolicyText)})`);
   }
-  const current = await clients.readTxt(props.HostedZoneId, props.RecordName);
+  const current = (await clients.readTxt(props.HostedZoneId, props.RecordName))?.values;
   // A new record name (Create, or a renamed domain) must not silently take over a record this
   // stack did not write, unless the user opted in.
   const newName = event.RequestType === 'Create' || event.OldResourceProperties === undefined
@@ -115,13 +121,15 @@ export async function publish(event: CloudFormationEvent, clients: PublisherClie
 }
 
 async function withdraw(props: PublicationProperties, clients: PublisherClients): Promise<void> {
-  const current = await clients.readTxt(props.HostedZoneId, props.RecordName);
+  const record = await clients.readTxt(props.HostedZoneId, props.RecordName);
+  const current = record?.values;
   const ours = current !== undefined && current.length > 0 && current.every(value => {
     const id = /^v=STSv1;.*\bid=([A-Za-z0-9]{1,32})/.exec(value)?.[1];
     return id !== undefined && contentIdPartOf(id) !== undefined;
   });
   if (ours) {
-    await clients.changeTxt(props.HostedZoneId, 'DELETE', props.RecordName, current!, Number(props.RecordTtl));
+    // Route 53 deletes a record set only when name, type, TTL and values all match.
+    await clients.changeTxt(props.HostedZoneId, 'DELETE', props.RecordName, current!, record!.ttl);
   }
   if (props.RetainObject !== 'true') {
     await clients.deleteObject(props.BucketName, props.ObjectKey);
@@ -189,7 +197,7 @@ export function awsClients(): PublisherClients {
       if (!set || set.Type !== 'TXT' || normaliseName(set.Name ?? '').replace(/\\052/g, '*') !== normaliseName(name)) {
         return undefined;
       }
-      return (set.ResourceRecords ?? []).map(record => unquoteTxt(record.Value ?? ''));
+      return { values: (set.ResourceRecords ?? []).map(record => unquoteTxt(record.Value ?? '')), ttl: set.TTL ?? 0 };
     },
     async changeTxt(zoneId, action, name, values, ttl) {
       const change = await retrying(() => route53.send(new ChangeResourceRecordSetsCommand({
