@@ -98,7 +98,7 @@ export const EMPTY_TEMPLATE: CfnTemplate = { Resources: {} };
  * "Update requires: Replacement"). Custom resources are replaced when their handler returns a
  * new physical id instead.
  */
-const IMMUTABLE: Record<string, string[]> = {
+export const IMMUTABLE: Record<string, string[]> = {
   'AWS::CertificateManager::Certificate': ['DomainName', 'SubjectAlternativeNames', 'DomainValidationOptions', 'ValidationMethod', 'KeyAlgorithm', 'CertificateAuthorityArn'],
   'AWS::Route53::RecordSet': ['Name', 'Type', 'HostedZoneId', 'HostedZoneName'],
   'AWS::S3::Bucket': ['BucketName'],
