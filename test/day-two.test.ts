@@ -18,9 +18,9 @@
 import { App, Stack } from 'aws-cdk-lib';
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as fc from 'fast-check';
+import { MtaSts, MtaStsDomains } from '../src';
 import { AppTemplates, exportProblems, orderingProblems, removalProblems, stableDomainProblems } from './support/cfn-day-two';
 import { CfnTemplate } from './support/cfn-replay';
-import { MtaSts, MtaStsDomains } from '../src';
 
 const ACCOUNT = '111111111111';
 const REGIONS = ['us-east-1', 'eu-west-1'];

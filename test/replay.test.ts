@@ -16,8 +16,8 @@
 import { createHash } from 'node:crypto';
 import { App, Stack } from 'aws-cdk-lib';
 import * as route53 from 'aws-cdk-lib/aws-route53';
-import { CfnTemplate, ORDERS, deploy, emptyWorld, EMPTY_TEMPLATE, expectInvariantsKept, formatOutcome, replayScenario, servedOf, announcedOf } from './support/cfn-replay';
 import { MtaSts, MtaStsDomainOptions, MtaStsDomains, MtaStsMode } from '../src';
+import { CfnTemplate, ORDERS, deploy, emptyWorld, EMPTY_TEMPLATE, expectInvariantsKept, formatOutcome, replayScenario, servedOf, announcedOf } from './support/cfn-replay';
 
 const ACCOUNT = '111111111111';
 const REGION = 'us-east-1';
