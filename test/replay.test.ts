@@ -121,7 +121,79 @@ function hashIdDesign(text: string, options: { txtFirst?: boolean } = {}): CfnTe
   };
 }
 
+/**
+ * The rewrite's contract (issue 12) for several domains in one stack: per domain a
+ * certificate, a distribution with OriginPath /policies/<d>, A and AAAA alias records and a
+ * publication that depends on them and on the one account-wide bucket policy.
+ */
+function contractDesign(domains: Record<string, string>): CfnTemplate {
+  const resources: Record<string, any> = {
+    Bucket: { Type: 'AWS::S3::Bucket', Properties: {}, DeletionPolicy: 'Retain' },
+    BucketPolicy: endpoint().BucketPolicy,
+    OriginAccessControl: { Type: 'AWS::CloudFront::OriginAccessControl', Properties: { OriginAccessControlConfig: { Name: 'oac' } } },
+    ProviderRole: { Type: 'AWS::IAM::Role', Properties: {} },
+    Provider: { Type: 'AWS::Lambda::Function', Properties: { Role: { 'Fn::GetAtt': ['ProviderRole', 'Arn'] } } },
+  };
+  for (const [domain, text] of Object.entries(domains)) {
+    const id = domain.replace(/\W/g, '');
+    const host = `mta-sts.${domain}`;
+    resources[`${id}Certificate`] = { Type: 'AWS::CertificateManager::Certificate', Properties: { DomainName: host } };
+    resources[`${id}Distribution`] = {
+      Type: 'AWS::CloudFront::Distribution',
+      Properties: {
+        DistributionConfig: {
+          Aliases: [host],
+          ViewerCertificate: { AcmCertificateArn: { Ref: `${id}Certificate` } },
+          DefaultCacheBehavior: { TargetOriginId: 'origin' },
+          Origins: [{
+            Id: 'origin',
+            DomainName: { 'Fn::GetAtt': ['Bucket', 'RegionalDomainName'] },
+            OriginPath: `/policies/${domain}`,
+            OriginAccessControlId: { 'Fn::GetAtt': ['OriginAccessControl', 'Id'] },
+          }],
+        },
+      },
+    };
+    for (const type of ['A', 'AAAA']) {
+      resources[`${id}Alias${type}`] = {
+        Type: 'AWS::Route53::RecordSet',
+        Properties: { HostedZoneId: 'Z1', Name: `${host}.`, Type: type, AliasTarget: { DNSName: { 'Fn::GetAtt': [`${id}Distribution`, 'DomainName'] }, HostedZoneId: 'Z2FDTNDATAQYW2' } },
+      };
+    }
+    resources[`${id}Publication`] = {
+      Type: 'Custom::MtaStsPolicyPublication',
+      DependsOn: [`${id}AliasA`, `${id}AliasAAAA`, `${id}Distribution`, 'BucketPolicy'],
+      Properties: {
+        ServiceToken: { 'Fn::GetAtt': ['Provider', 'Arn'] },
+        DomainName: domain,
+        BucketName: { Ref: 'Bucket' },
+        ObjectKey: `policies/${domain}/.well-known/mta-sts.txt`,
+        PolicyText: text,
+        ContentId: sha256(text).slice(0, 16),
+        HostedZoneId: 'Z1',
+        RecordName: `_mta-sts.${domain}`,
+        RecordTtl: '300',
+        RetainObject: 'true',
+        DistributionId: { Ref: `${id}Distribution` },
+      },
+    };
+  }
+  return { Resources: resources };
+}
+
 describe('the CloudFormation replay (self-test on hand-made templates)', () => {
+  test('accepts the rewrite\'s contract through policy changes, adds, removes and renames of several domains', () => {
+    // GIVEN
+    const testing = policyText('testing');
+    const three = contractDesign({ 'a.example': testing, 'b.example': testing, 'c.example': testing });
+
+    // WHEN / THEN
+    expectInvariantsKept(replayScenario(three, contractDesign({ 'a.example': testing, 'b.example': policyText('enforce'), 'c.example': testing })));
+    expectInvariantsKept(replayScenario(three, contractDesign({ 'a.example': testing, 'b.example': testing, 'c.example': testing, 'd.example': testing })));
+    expectInvariantsKept(replayScenario(three, contractDesign({ 'a.example': testing, 'b.example': testing })));
+    expectInvariantsKept(replayScenario(three, contractDesign({ 'a.example': testing, 'b.example': testing, 'renamed.example': testing })));
+  });
+
   test('serves and announces what a created stack publishes', () => {
     // GIVEN / WHEN
     const result = deploy(emptyWorld(), EMPTY_TEMPLATE, publishingDesign(policyText('testing')));
