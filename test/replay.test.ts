@@ -14,6 +14,9 @@
  * before the bucket lets CloudFront read, or announce an id that a rollback makes stale.
  */
 import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import { MtaSts, MtaStsDomainOptions, MtaStsDomains, MtaStsMode } from '../src';
@@ -289,8 +292,12 @@ function servingTemplate(app: App): CfnTemplate {
   return templates[0];
 }
 
+/** One cloud assembly directory for every app of this file, removed at the end. */
+const OUTDIR = fs.mkdtempSync(path.join(os.tmpdir(), 'cdk-mta-sts-replay-'));
+afterAll(() => fs.rmSync(OUTDIR, { recursive: true, force: true }));
+
 function newStack(): { app: App; stack: Stack } {
-  const app = new App();
+  const app = new App({ outdir: OUTDIR });
   return { app, stack: new Stack(app, 'Stack', { env: { account: ACCOUNT, region: REGION } }) };
 }
 
