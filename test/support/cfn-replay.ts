@@ -248,6 +248,8 @@ interface DomainHistory {
   served: string;
   /** Each id ever announced for the domain, with the time it was first announced. */
   firstAnnounced: Record<string, number>;
+  /** The Invariant B violation that holds now (id and served state), reported once when it begins. */
+  violating?: string;
 }
 
 /** A model of the AWS resources behind one stack (plain data, so it can be cloned). */
@@ -1040,15 +1042,20 @@ function observe(world: World, report: (message: string) => void): void {
       history.lastChange = world.time;
     }
     const id = announcedOf(world, domain);
-    if (id === undefined) {
-      continue;
+    if (id !== undefined) {
+      history.firstAnnounced[id] ??= world.time;
     }
-    history.firstAnnounced[id] ??= world.time;
-    if (!served.startsWith('body:')) {
-      report(`${domain} announces id=${id} but serves ${describe(served)}`);
-    } else if (!madeFor(world, id, served.slice('body:'.length))) {
-      report(`${domain} announces id=${id}, not made for what it serves: ${describe(served)}`);
+    let violation: string | undefined;
+    if (id !== undefined && !served.startsWith('body:')) {
+      violation = `${domain} announces id=${id} but serves ${describe(served)}`;
+    } else if (id !== undefined && !madeFor(world, id, served.slice('body:'.length))) {
+      violation = `${domain} announces id=${id}, not made for what it serves: ${describe(served)}`;
     }
+    // A violation is reported at the step it begins (or changes), not again at every step it lasts.
+    if (violation !== undefined && violation !== history.violating) {
+      report(violation);
+    }
+    history.violating = violation;
   }
 }
 
@@ -1082,10 +1089,8 @@ function checkA(world: World, since: number, report: (message: string) => void):
 export interface ReplayProblem {
   /** Which replay: scheduler and failure point. */
   readonly run: string;
-  /** Its first violation (or why the deploy cannot succeed). */
-  readonly first: string;
-  /** How many violations it had. */
-  readonly count: number;
+  /** Its violations, in order (the first may say why the deploy cannot succeed). */
+  readonly violations: string[];
   /** Its steps, numbered. */
   readonly steps: string[];
 }
@@ -1119,7 +1124,7 @@ export function replayScenario(before: CfnTemplate, after: CfnTemplate, options:
     runs += 1;
     const messages = [...(mustSucceed && result.failure ? [`the deploy cannot succeed: ${result.failure}`] : []), ...result.violations];
     if (messages.length > 0) {
-      problems.push({ run, first: messages[0], count: messages.length, steps: result.steps });
+      problems.push({ run, violations: messages, steps: result.steps });
     }
   };
   for (const order of options.orders ?? ORDERS) {
@@ -1141,24 +1146,39 @@ export function replayScenario(before: CfnTemplate, after: CfnTemplate, options:
   return { runs, problems };
 }
 
-/** A failure message for a scenario: how many replays broke, the first of each, and one replay's steps. */
-export function formatOutcome(outcome: ScenarioOutcome, maxProblems = 8): string {
+/**
+ * The kind of a violation: its text without step numbers, modelled physical ids and fresh id
+ * suffixes, so that replays that broke a promise the same way are counted together.
+ */
+function kindOf(violation: string): string {
+  return violation.replace(/#\d+/g, '#n').replace(/\bE\d{6}\b/g, 'E…').replace(/p0[0-9a-z]{14}\b/g, '…')
+    .replace(/^deploy \d+ of the history: /, '').replace(/\(failure injected[^:]*\):/, '(failure injected):');
+}
+
+/**
+ * A failure message for a scenario: how many replays broke a promise, each distinct way with
+ * an example and how many replays showed it, and the steps of the first broken replay.
+ */
+export function formatOutcome(outcome: ScenarioOutcome, maxKinds = 8): string {
   if (outcome.problems.length === 0) {
     return `all ${outcome.runs} replays kept invariants A and B`;
   }
-  // Replays that differ only in step numbers and physical ids broke the promise the same way.
-  const kinds = new Map<string, ReplayProblem[]>();
+  const kinds = new Map<string, { example: string; run: string; runs: Set<string> }>();
   for (const problem of outcome.problems) {
-    const kind = problem.first.replace(/#\d+/g, '#n').replace(/\bE\d{6}\b/g, 'E…').replace(/\bp0+[0-9a-z]+\b/g, '…')
-      .replace(/^[^:]*history: /, '').replace(/\(failure injected[^)]*\)+/, '(failure injected)');
-    kinds.set(kind, [...(kinds.get(kind) ?? []), problem]);
+    for (const violation of problem.violations) {
+      const kind = kinds.get(kindOf(violation)) ?? { example: violation, run: problem.run, runs: new Set<string>() };
+      kind.runs.add(problem.run);
+      kinds.set(kindOf(violation), kind);
+    }
   }
-  const lines = [`${outcome.problems.length} of ${outcome.runs} replays broke a promise, in ${kinds.size} ways. First violation of each way:`];
-  for (const [, problems] of [...kinds.entries()].slice(0, maxProblems)) {
-    lines.push(`- [${problems[0].run}${problems.length > 1 ? `, and ${problems.length - 1} more replays` : ''}] ${problems[0].first}`);
+  const lines = [`${outcome.problems.length} of ${outcome.runs} replays broke a promise, in ${kinds.size} ways. An example of each way:`];
+  // What the scenario's own update and rollbacks did first; what deploying the history did last.
+  const ordered = [...kinds.values()].sort((a, b) => Number(a.run.includes('history')) - Number(b.run.includes('history')));
+  for (const kind of ordered.slice(0, maxKinds)) {
+    lines.push(`- [${kind.run}${kind.runs.size > 1 ? `, and ${kind.runs.size - 1} more replays` : ''}] ${kind.example}`);
   }
-  if (kinds.size > maxProblems) {
-    lines.push(`- ... and ${kinds.size - maxProblems} more ways`);
+  if (kinds.size > maxKinds) {
+    lines.push(`- ... and ${kinds.size - maxKinds} more ways`);
   }
   lines.push(`Steps of [${outcome.problems[0].run}]:`, ...outcome.problems[0].steps.map(s => `  ${s}`));
   return lines.join('\n');
