@@ -20,7 +20,7 @@ import * as path from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import { MtaSts, MtaStsDomainOptions, MtaStsDomains, MtaStsMode } from '../src';
-import { CfnTemplate, ORDERS, deploy, emptyWorld, EMPTY_TEMPLATE, expectInvariantsKept, formatOutcome, replayScenario, servedOf, announcedOf } from './support/cfn-replay';
+import { CfnTemplate, ORDERS, deploy, emptyWorld, EMPTY_TEMPLATE, endStateProblems, expectInvariantsKept, formatOutcome, replayScenario, servedOf, announcedOf } from './support/cfn-replay';
 
 const ACCOUNT = '111111111111';
 const REGION = 'us-east-1';
@@ -225,6 +225,27 @@ describe('the CloudFormation replay (self-test on hand-made templates)', () => {
     expectInvariantsKept(replayScenario(EMPTY_TEMPLATE, publishingDesign(policyText('testing'))));
   });
 
+  test('fails when a template announces its domain in a way the model does not know', () => {
+    // GIVEN: the endpoint of example.com with no announcer the replay understands
+    const template: CfnTemplate = { Resources: endpoint() };
+
+    // THEN
+    expect(() => replayScenario(EMPTY_TEMPLATE, template)).toThrow(/^the replay does not model how example\.com is announced/);
+  });
+
+  test('fails when a deploy leaves the old policy in place (end state)', () => {
+    // GIVEN: an update that rolls back before its first step
+    const before = publishingDesign(policyText('testing'));
+    const after = publishingDesign(policyText('enforce'));
+    const rolledBack = deploy(deploy(emptyWorld(), EMPTY_TEMPLATE, before).world, before, after, { failAfterStep: 0 });
+
+    // THEN: the world is right for the before-template and wrong for the after-template
+    expect(endStateProblems(rolledBack.world, before)).toEqual([]);
+    expect(endStateProblems(rolledBack.world, after)).toEqual([
+      expect.stringMatching(/^example\.com serves body sha256:31a77c83 \(mode testing.*, not its template's policy body sha256:8fc8d38b \(mode enforce/),
+    ]);
+  });
+
   test('fails when the TXT record is updated before the object (Invariant B)', () => {
     // GIVEN
     const before = hashIdDesign(policyText('testing'), { txtFirst: true });
@@ -234,7 +255,7 @@ describe('the CloudFormation replay (self-test on hand-made templates)', () => {
     const clean = replayScenario(before, after, { orders: ['template'] }).problems.find(p => p.run.includes('no failure'));
 
     // THEN
-    expect(clean?.first).toMatch(/Invariant B after step #\d+ update update PolicyRecord .*example\.com announces id=[0-9a-f]{32}, not made for what it serves: body sha256:\w+ \(mode testing/);
+    expect(clean?.violations[0]).toMatch(/Invariant B after step #\d+ update update PolicyRecord .*example\.com announces id=[0-9a-f]{32}, not made for what it serves: body sha256:\w+ \(mode testing/);
   });
 
   test('fails when the TXT record may be written before the bucket policy lets the distribution read (finding 6)', () => {
@@ -245,7 +266,7 @@ describe('the CloudFormation replay (self-test on hand-made templates)', () => {
     const outcome = replayScenario(EMPTY_TEMPLATE, template, { orders: ['announce-early'] });
 
     // THEN
-    expect(outcome.problems.map(p => p.first)).toContainEqual(expect.stringMatching(
+    expect(outcome.problems.map(p => p.violations[0])).toContainEqual(expect.stringMatching(
       /Invariant B after step .*create Publication .*example\.com announces id=\w+ but serves the bucket policy does not let distribution \w+ read/));
   });
 

@@ -224,7 +224,9 @@ export function orderingProblems(app: AppTemplates): string[] {
   const functionsChecked = new Set<string>();
   for (const domain of policyDomainsOf(app)) {
     const d = domainResources(app, domain);
-    if (d.announcer) {
+    if (!d.announcer) {
+      problems.push(`${domain}: no announcer found (no _mta-sts.${domain} TXT record set, no Custom::MtaStsPolicyPublication)`);
+    } else {
       const deps = transitiveDependenciesOf(app[d.announcer.stack], d.announcer.logicalId);
       if (d.bucketPolicies.length === 0) {
         problems.push(`${domain}: no bucket policy found for the bucket its distribution ${label(d.distribution)} reads from`);

@@ -5,6 +5,8 @@
  * - **Invariant B** (checked after every step): while an id is announced in `_mta-sts.<d>`,
  *   `https://mta-sts.<d>/.well-known/mta-sts.txt` serves exactly the body that id was made
  *   for. Serving nothing, a 403 or a 404 while an id is announced violates it too.
+ * - **End state** (checked at the end of a deploy, and of every rollback): each domain the
+ *   template (after, or before for a rollback) publishes is announced and served as it says.
  * - **Invariant A** (checked at the end of a deploy and at the end of every rollback): for
  *   each domain whose served body changed, the id announced at the end was first announced
  *   after the last change of the body (so it was never announced before), and is made for it.
@@ -981,6 +983,7 @@ export function deploy(initial: World, before: CfnTemplate, after: CfnTemplate, 
       step('cleanup', 'delete old physical', logicalId, state.type, () => effectOf(state.type, state.props).delete(world, state));
     }
     checkA(world, startTime, (message) => violations.push(`${label}Invariant A at the end of the deploy: ${message}`));
+    checkEndState(world, after, (message) => violations.push(`${label}End state of the deploy: ${message}`));
   } else {
     steps.push(`   ROLLBACK: ${failure}`);
     /** New physical resources of replacements, deleted in the rollback's cleanup. */
@@ -1024,6 +1027,7 @@ export function deploy(initial: World, before: CfnTemplate, after: CfnTemplate, 
       }
     }
     checkA(world, startTime, (message) => violations.push(`${label}Invariant A at the end of the rollback (${failure}): ${message}`));
+    checkEndState(world, before, (message) => violations.push(`${label}End state of the rollback (${failure}): ${message}`));
   }
   return { world, steps, violations, updateSteps, failure, awsFailure };
 }
@@ -1056,6 +1060,49 @@ function observe(world: World, report: (message: string) => void): void {
       report(violation);
     }
     history.violating = violation;
+  }
+}
+
+/** What a template says a domain must end up with: the policy text, or the announced id. */
+function expectedOf(template: CfnTemplate, domain: string): { text?: string; id?: string } | undefined {
+  for (const resource of Object.values(template.Resources ?? {})) {
+    const p = resource.Properties ?? {};
+    if (resource.Type === 'Custom::MtaStsPolicyPublication' && String(p.DomainName).toLowerCase() === domain && typeof p.PolicyText === 'string') {
+      return { text: p.PolicyText };
+    }
+    if (resource.Type === 'AWS::Route53::RecordSet' && p.Type === 'TXT' && typeof p.Name === 'string' && dotted(p.Name) === `_mta-sts.${domain}.`) {
+      const value = (p.ResourceRecords ?? []).filter((v: unknown) => typeof v === 'string').join('').replace(/"/g, '');
+      return { id: /id=([A-Za-z0-9]+)/.exec(value)?.[1] };
+    }
+  }
+  return undefined;
+}
+
+/**
+ * The end state: every domain the template publishes is served and announced as the template
+ * says (so a design that publishes nothing, or leaves the old policy, cannot pass).
+ */
+export function endStateProblems(world: World, template: CfnTemplate): string[] {
+  const problems: string[] = [];
+  checkEndState(world, template, message => problems.push(message));
+  return problems;
+}
+
+function checkEndState(world: World, template: CfnTemplate, report: (message: string) => void): void {
+  for (const domain of domainsOf(world)) {
+    const expected = expectedOf(template, domain);
+    if (!expected) {
+      continue;
+    }
+    const served = servedOf(world, domain);
+    const id = announcedOf(world, domain);
+    if (id === undefined) {
+      report(`${domain} announces no id, serving ${describe(served)}`);
+    } else if (expected.text !== undefined && served !== `body:${expected.text}`) {
+      report(`${domain} serves ${describe(served)}, not its template's policy ${describe(`body:${expected.text}`)}`);
+    } else if (expected.id !== undefined && id !== expected.id) {
+      report(`${domain} announces id=${id}, not its template's id=${expected.id}`);
+    }
   }
 }
 
@@ -1102,6 +1149,22 @@ export interface ScenarioOutcome {
   readonly problems: ReplayProblem[];
 }
 
+/**
+ * Refuses a template whose policy domains the model cannot see announced: every domain with an
+ * `mta-sts.<d>` A record must have a `_mta-sts.<d>` TXT record set or a publication resource,
+ * so that a design announcing in some other way cannot pass by announcing nothing.
+ */
+function assertModelled(template: CfnTemplate): void {
+  for (const resource of Object.values(template.Resources ?? {})) {
+    const p = resource.Properties ?? {};
+    const domain = resource.Type === 'AWS::Route53::RecordSet' && p.Type === 'A' && typeof p.Name === 'string'
+      ? /^mta-sts\.(.+)\.$/.exec(dotted(p.Name))?.[1] : undefined;
+    if (domain !== undefined && expectedOf(template, domain) === undefined) {
+      throw new Error(`the replay does not model how ${domain} is announced: no _mta-sts.${domain} TXT record set and no Custom::MtaStsPolicyPublication for it`);
+    }
+  }
+}
+
 /** Options of `replayScenario`. */
 export interface ScenarioOptions {
   /** Schedulers to replay with. @default ORDERS */
@@ -1118,6 +1181,9 @@ export interface ScenarioOptions {
  * with CNAMEAlreadyExists) and once with a failure injected after every update step.
  */
 export function replayScenario(before: CfnTemplate, after: CfnTemplate, options: ScenarioOptions = {}): ScenarioOutcome {
+  for (const template of [...(options.prior ?? []), before, after]) {
+    assertModelled(template);
+  }
   const problems: ReplayProblem[] = [];
   let runs = 0;
   const collect = (run: string, result: ReplayResult, mustSucceed: boolean): void => {
@@ -1152,7 +1218,7 @@ export function replayScenario(before: CfnTemplate, after: CfnTemplate, options:
  */
 function kindOf(violation: string): string {
   return violation.replace(/#\d+/g, '#n').replace(/\bE\d{6}\b/g, 'E…').replace(/p0[0-9a-z]{14}\b/g, '…')
-    .replace(/^deploy \d+ of the history: /, '').replace(/\(failure injected[^:]*\):/, '(failure injected):');
+    .replace(/^deploy \d+ of the history: /, '').replace(/\((failure injected|\w+ \(AWS::[^)]*\) failed)[^:]*\):/, '(failure):');
 }
 
 /**
