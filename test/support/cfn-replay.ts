@@ -968,19 +968,19 @@ export function deploy(initial: World, before: CfnTemplate, after: CfnTemplate, 
   }
 
   if (failure === undefined) {
-    // 2. Cleanup: removed resources, then replaced physical resources, in reverse dependency order.
-    const removed = topologicalOrder(before, order).reverse().filter(id => !(id in afterResources));
-    for (const logicalId of removed) {
-      const state = world.stack[logicalId];
-      step('cleanup', 'delete', logicalId, state.type, () => {
-        effectOf(state.type, state.props).delete(world, state);
-        delete world.stack[logicalId];
-      });
-    }
-    const beforeOrder = topologicalOrder(before, order).reverse();
-    replacedOld.sort((a, b) => beforeOrder.indexOf(a.logicalId) - beforeOrder.indexOf(b.logicalId));
-    for (const { logicalId, state } of replacedOld) {
-      step('cleanup', 'delete old physical', logicalId, state.type, () => effectOf(state.type, state.props).delete(world, state));
+    // 2. Cleanup: removed resources and the old physical resources of replaced ones, in reverse
+    // dependency order of the before template.
+    for (const logicalId of topologicalOrder(before, order).reverse()) {
+      if (!(logicalId in afterResources)) {
+        const state = world.stack[logicalId];
+        step('cleanup', 'delete', logicalId, state.type, () => {
+          effectOf(state.type, state.props).delete(world, state);
+          delete world.stack[logicalId];
+        });
+      }
+      for (const { state } of replacedOld.filter(r => r.logicalId === logicalId)) {
+        step('cleanup', 'delete old physical', logicalId, state.type, () => effectOf(state.type, state.props).delete(world, state));
+      }
     }
     checkA(world, startTime, (message) => violations.push(`${label}Invariant A at the end of the deploy: ${message}`));
     checkEndState(world, after, (message) => violations.push(`${label}End state of the deploy: ${message}`));
@@ -998,7 +998,8 @@ export function deploy(initial: World, before: CfnTemplate, after: CfnTemplate, 
           const current = world.stack[logicalId];
           const applied = effectOf(resource.Type, props).update(world, current, props);
           if (applied.physicalId !== current.physicalId) {
-            replacedOld.push({ logicalId, state: structuredClone(current) });
+            // The handler went back to another physical id: the one it leaves is deleted.
+            rollbackDeletes.push({ logicalId, state: structuredClone(current) });
           }
           current.physicalId = applied.physicalId;
           current.props = props;
