@@ -73,10 +73,17 @@ function endpoint(options: { accountWideRead?: boolean } = {}): Record<string, a
 }
 
 /** The new design's shape: one publication resource puts the body, then announces a fresh id. */
-function publishingDesign(text: string, options: { dependsOnBucketPolicy?: boolean; accountWideRead?: boolean } = {}): CfnTemplate {
+function publishingDesign(text: string, options: { dependsOnBucketPolicy?: boolean; accountWideRead?: boolean; delegatedTo?: string } = {}): CfnTemplate {
   return {
     Resources: {
       ...endpoint(options),
+      // `_mta-sts.<d>` may be a CNAME to the record the publication writes (RFC 8461 §3.1).
+      ...(options.delegatedTo ? {
+        PolicyRecordAlias: {
+          Type: 'AWS::Route53::RecordSet',
+          Properties: { HostedZoneId: 'Z1', Name: '_mta-sts.example.com.', Type: 'CNAME', TTL: '300', ResourceRecords: [options.delegatedTo] },
+        },
+      } : {}),
       Publication: {
         Type: 'Custom::MtaStsPolicyPublication',
         DependsOn: options.dependsOnBucketPolicy === false ? ['Alias', 'Distribution'] : ['Alias', 'Distribution', 'BucketPolicy'],
@@ -87,8 +94,8 @@ function publishingDesign(text: string, options: { dependsOnBucketPolicy?: boole
           ObjectKey: 'policies/example.com/.well-known/mta-sts.txt',
           PolicyText: text,
           ContentId: sha256(text).slice(0, 16),
-          HostedZoneId: 'Z1',
-          RecordName: '_mta-sts.example.com',
+          HostedZoneId: options.delegatedTo ? 'Z2' : 'Z1',
+          RecordName: options.delegatedTo ?? '_mta-sts.example.com',
           RecordTtl: '300',
           RetainObject: 'false',
           DistributionId: { Ref: 'Distribution' },
@@ -218,6 +225,20 @@ describe('the CloudFormation replay (self-test on hand-made templates)', () => {
     // THEN: 4 schedulers x (2 history deploys + 1 clean update + failures after steps 0..1)
     expect(formatOutcome(outcome)).toBe(`all ${outcome.runs} replays kept invariants A and B`);
     expect(outcome.runs).toBe(ORDERS.length * 5);
+  });
+
+  test('follows a _mta-sts CNAME to the record a publication writes in a delegated zone', () => {
+    // GIVEN
+    const delegatedTo = '_mta-sts.example.com.policies.example.net';
+    const before = publishingDesign(policyText('testing'), { delegatedTo });
+    const after = publishingDesign(policyText('enforce'), { delegatedTo });
+
+    // WHEN
+    const created = deploy(emptyWorld(), EMPTY_TEMPLATE, before);
+
+    // THEN
+    expect(announcedOf(created.world, 'example.com')).toMatch(new RegExp(`^${sha256(policyText('testing')).slice(0, 16)}`));
+    expectInvariantsKept(replayScenario(before, after));
   });
 
   test('accepts removing and re-creating the domain with the publishing design', () => {

@@ -819,16 +819,30 @@ function describe(served: Served | undefined): string {
   return `body sha256:${sha256(body).slice(0, 8)} (mode ${mode}, mx ${mx})`;
 }
 
-/** The policy domains the world knows of: from `mta-sts.` and `_mta-sts.` names. */
+/**
+ * The policy domains the world knows of: those of the templates deployed (their `mta-sts.<d>`
+ * A records, registered by `deploy`), and any `mta-sts.<d>` A or `_mta-sts.<d>` CNAME record.
+ * A `_mta-sts.` TXT name alone is not a domain: it may be the target of a CNAME in a delegated
+ * zone.
+ */
 function domainsOf(world: World): string[] {
   const names = new Set(Object.keys(world.domains));
   for (const r of Object.values(world.records)) {
-    const m = /^(?:_?mta-sts)\.(.+)\.$/.exec(r.name);
-    if (m && (r.type === 'A' || r.type === 'TXT' || r.type === 'CNAME')) {
-      names.add(m[1]);
+    const m = /^(_?)mta-sts\.(.+)\.$/.exec(r.name);
+    if (m && ((m[1] === '' && r.type === 'A') || (m[1] === '_' && r.type === 'CNAME'))) {
+      names.add(m[2]);
     }
   }
   return [...names].sort();
+}
+
+/** The policy domains of a template: names of its `mta-sts.<d>` A records. */
+function templateDomainsOf(template: CfnTemplate): string[] {
+  return Object.values(template.Resources ?? {}).flatMap((resource) => {
+    const p = resource.Properties ?? {};
+    const m = resource.Type === 'AWS::Route53::RecordSet' && p.Type === 'A' && typeof p.Name === 'string' ? /^mta-sts\.(.+)\.$/.exec(dotted(p.Name)) : null;
+    return m ? [m[1]] : [];
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -878,6 +892,9 @@ type Journal =
 export function deploy(initial: World, before: CfnTemplate, after: CfnTemplate, options: ReplayOptions = {}): ReplayResult {
   const world: World = structuredClone(initial);
   const startTime = world.time;
+  for (const domain of [...templateDomainsOf(before), ...templateDomainsOf(after)]) {
+    world.domains[domain] ??= { lastChange: -1, served: servedOf(world, domain), firstAnnounced: {} };
+  }
   const order = options.order ?? 'template';
   const label = options.label ? `${options.label}: ` : '';
   const steps: string[] = [];
@@ -1156,11 +1173,8 @@ export interface ScenarioOutcome {
  * so that a design announcing in some other way cannot pass by announcing nothing.
  */
 function assertModelled(template: CfnTemplate): void {
-  for (const resource of Object.values(template.Resources ?? {})) {
-    const p = resource.Properties ?? {};
-    const domain = resource.Type === 'AWS::Route53::RecordSet' && p.Type === 'A' && typeof p.Name === 'string'
-      ? /^mta-sts\.(.+)\.$/.exec(dotted(p.Name))?.[1] : undefined;
-    if (domain !== undefined && expectedOf(template, domain) === undefined) {
+  for (const domain of templateDomainsOf(template)) {
+    if (expectedOf(template, domain) === undefined) {
       throw new Error(`the replay does not model how ${domain} is announced: no _mta-sts.${domain} TXT record set and no Custom::MtaStsPolicyPublication for it`);
     }
   }
