@@ -73,7 +73,14 @@ function endpoint(options: { accountWideRead?: boolean } = {}): Record<string, a
 }
 
 /** The new design's shape: one publication resource puts the body, then announces a fresh id. */
-function publishingDesign(text: string, options: { dependsOnBucketPolicy?: boolean; accountWideRead?: boolean; delegatedTo?: string } = {}): CfnTemplate {
+interface PublishingOptions {
+  readonly dependsOnBucketPolicy?: boolean;
+  readonly accountWideRead?: boolean;
+  /** Write the TXT record at this name, with a `_mta-sts.example.com` CNAME to it. */
+  readonly delegatedTo?: string;
+}
+
+function publishingDesign(text: string, options: PublishingOptions = {}): CfnTemplate {
   return {
     Resources: {
       ...endpoint(options),
