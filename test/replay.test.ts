@@ -72,14 +72,17 @@ function endpoint(options: { accountWideRead?: boolean } = {}): Record<string, a
   };
 }
 
-/** The new design's shape: one publication resource puts the body, then announces a fresh id. */
+/** Variations of the publishing design, for the self-test. */
 interface PublishingOptions {
+  /** Make the publication wait for the bucket policy. @default true */
   readonly dependsOnBucketPolicy?: boolean;
+  /** Grant read to every distribution of the account, not just this one. @default true */
   readonly accountWideRead?: boolean;
   /** Write the TXT record at this name, with a `_mta-sts.example.com` CNAME to it. */
   readonly delegatedTo?: string;
 }
 
+/** The new design's shape: one publication resource puts the body, then announces a fresh id. */
 function publishingDesign(text: string, options: PublishingOptions = {}): CfnTemplate {
   return {
     Resources: {
