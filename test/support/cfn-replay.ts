@@ -4,12 +4,21 @@
  *
  * - **Invariant B** (checked after every step): while an id is announced in `_mta-sts.<d>`,
  *   `https://mta-sts.<d>/.well-known/mta-sts.txt` serves exactly the body that id was made
- *   for. Serving nothing, a 403 or a 404 while an id is announced violates it too.
+ *   for. Serving nothing, a 403 or a 404 while an id is announced violates it too. Steps are
+ *   atomic: a publication that puts the body and then announces its id in one step passes;
+ *   a body written by one resource and announced by another, later one does not. A violation
+ *   is reported at the step it begins.
  * - **End state** (checked at the end of a deploy, and of every rollback): each domain the
  *   template (after, or before for a rollback) publishes is announced and served as it says.
  * - **Invariant A** (checked at the end of a deploy and at the end of every rollback): for
  *   each domain whose served body changed, the id announced at the end was first announced
  *   after the last change of the body (so it was never announced before), and is made for it.
+ *   (Announced in the same step as the change counts as after: the publication's order.)
+ *
+ * Policy domains are the names of the templates' `mta-sts.<d>` A records (and any such A
+ * record, or `_mta-sts.<d>` CNAME, found in the world). `replayScenario` refuses templates
+ * that publish a domain in a way the model does not know, so no design passes by publishing
+ * nothing it can see.
  *
  * How: `deploy(world, before, after)` replays CloudFormation's update of one stack from the
  * `before` template to the `after` template (both as synthesized) against `world`, a model of
@@ -61,6 +70,10 @@
  *   delete the TXT, then the object unless `RetainObject` is `'true'`;
  * - anything else (IAM, Lambda, origin access control, ...) is inert but gets a physical id
  *   and attributes, so references to it resolve.
+ *
+ * Modelled AWS failures, which make the deploy roll back by itself: an alias already on another
+ * distribution (CNAMEAlreadyExists), a certificate not covering an alias, a record set created
+ * where one exists, a put to a missing bucket.
  *
  * Not modelled: failures inside a rollback, IAM propagation, DNS TTLs and sender caches, ACM
  * validation (certificates are issued at once), CloudFront Function propagation (an in-place
