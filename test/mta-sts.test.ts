@@ -489,7 +489,9 @@ describe('MtaSts placement outside us-east-1', () => {
     expect(companion.region).toBe('us-east-1');
     expect(companion.account).toBe(ACCOUNT);
     expect(stack.dependencies).toEqual([companion]);
-    const created = [mtaSts.bucket, mtaSts.certificate, mtaSts.distribution, mtaSts.aliasRecord, mtaSts.aliasRecordIpv6, mtaSts.publication, mtaSts.tlsRptRecord!];
+    const created = [
+      mtaSts.bucket, mtaSts.certificate, mtaSts.distribution, mtaSts.aliasRecord, mtaSts.aliasRecordIpv6, mtaSts.publication, mtaSts.tlsRptRecord!,
+    ];
     for (const resource of created) {
       expect(Stack.of(resource)).toBe(companion);
     }
