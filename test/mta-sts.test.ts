@@ -552,6 +552,23 @@ describe('MtaSts placement outside us-east-1', () => {
     expect(Template.fromStack(stack).toJSON().Resources).toBeUndefined();
   });
 
+  test('gives each stack outside us-east-1 its own companion stack', () => {
+    // GIVEN
+    const { app, stack, zone } = makeStack('eu-west-1');
+    const other = new Stack(app, 'Other', { env: { account: ACCOUNT, region: 'ap-southeast-2' } });
+    const otherZone = route53.HostedZone.fromHostedZoneAttributes(other, 'Zone', { hostedZoneId: 'Z9876543210', zoneName: 'example.org' });
+    // WHEN
+    const a = new MtaSts(stack, 'MtaSts', enforceProps(zone));
+    const b = new MtaSts(other, 'MtaSts', { ...enforceProps(otherZone), mx: ['mx.example.org'] });
+    // THEN
+    expect(Stack.of(a.publication).node.id).toBe('Stack-MtaSts');
+    expect(Stack.of(b.publication).node.id).toBe('Other-MtaSts');
+    expect(Stack.of(b.publication).region).toBe('us-east-1');
+    expect(other.dependencies).toEqual([Stack.of(b.publication)]);
+    Template.fromStack(Stack.of(b.publication)).hasResourceProperties(PUBLICATION, { DomainName: 'example.org', HostedZoneId: 'Z9876543210' });
+    expect(crossRegionLeftovers(app)).toEqual([]);
+  });
+
   test('fails when the zone id is a token outside us-east-1', () => {
     // GIVEN
     const { stack } = makeStack('eu-west-1');
