@@ -3,6 +3,7 @@
  * with a message that names the prop in backticks, states the rule and quotes what was given.
  * A few inputs are normalised instead of refused; their exact policy text is checked too.
  */
+import { createHash } from 'node:crypto';
 import { App, Duration, Lazy, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
@@ -18,9 +19,9 @@ interface Setup {
   readonly hostedZone: route53.IHostedZone;
 }
 
-function newStack(region = 'us-east-1', crossRegionReferences = false): Setup {
+function newStack(region = 'us-east-1'): Setup {
   const app = new App();
-  const stack = new Stack(app, 'Stack', { env: { account: ACCOUNT, region }, crossRegionReferences });
+  const stack = new Stack(app, 'Stack', { env: { account: ACCOUNT, region } });
   const hostedZone = route53.HostedZone.fromHostedZoneAttributes(stack, 'Zone', { hostedZoneId: 'Z0123456789ABCDEFGHIJ', zoneName: ZONE_NAME });
   return { app, stack, hostedZone };
 }
@@ -47,12 +48,12 @@ interface HostileRow {
   /** What the message says was given; JSON of `value` unless stated. */
   readonly got: string;
   readonly region?: string;
-  readonly crossRegionReferences?: boolean;
 }
 
 const MX_RULE = 'must be a hostname or *.hostname and';
 const DOMAIN_RULE = 'must be a domain name and';
 const IDNA_RULE = 'has a Unicode label that is not a valid IDNA label as written (use the A-label form)';
+const OUTSIDE_ZONE_RULE = "must be the hosted zone's name (example.com), a name below it, or the domain whose mta-sts name the zone is (delegated)";
 const UNRESOLVED = 'must be known at synthesis time, since the policy id is a hash of the policy text';
 const LONG_NAME = `${'a'.repeat(63)}.${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(58)}.com`;
 const LONG_WILDCARD = `*.${'a'.repeat(63)}.${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(56)}.com`;
@@ -160,8 +161,24 @@ const ROWS: HostileRow[] = [
   domainRow('fails when CR LF in domainName would forge a record name', 'example.com\r\n_mta-sts.evil.example', `${DOMAIN_RULE} must not contain CR or LF`),
   domainRow('fails when domainName ends in a semicolon', 'example.com;', `${DOMAIN_RULE} may contain only letters, digits and hyphens in each label`),
   domainRow('fails when domainName is a wildcard', '*.example.com', `${DOMAIN_RULE} must be a hostname without a wildcard`),
-  domainRow('fails when domainName is outside the hosted zone', 'example.net', "must be the hosted zone's name (example.com) or a name below it"),
-  domainRow('fails when domainName only ends with the zone name as text', 'evilexample.com', "must be the hosted zone's name (example.com) or a name below it"),
+  domainRow('fails when domainName is outside the hosted zone', 'example.net', OUTSIDE_ZONE_RULE),
+  domainRow('fails when domainName only ends with the zone name as text', 'evilexample.com', OUTSIDE_ZONE_RULE),
+  domainRow('fails when domainName is an mta-sts name outside the zone', 'mta-sts.example.net', OUTSIDE_ZONE_RULE),
+  {
+    name: 'fails when domainName is too long for an ACM certificate name',
+    props: () => ({ domainName: `${'a'.repeat(45)}.example.com` }),
+    prop: 'domainName',
+    rule: `must be at most 56 characters so that "mta-sts.${'a'.repeat(45)}.example.com" fits ACM's 64-character limit on a certificate's domain name `
+      + '(or pass a certificate)',
+    got: `"${'a'.repeat(45)}.example.com" (57 characters)`,
+  },
+  {
+    name: 'fails when domainName is an unresolved token',
+    props: () => ({ domainName: Lazy.string({ produce: () => 'example.com' }) }),
+    prop: 'domainName',
+    rule: 'must be known at synthesis time, since it names the domain\'s resources and records',
+    got: 'an unresolved token',
+  },
   domainRow('fails when domainName mixes Latin and Cyrillic letters', 'ex\u0430mple.com', `${DOMAIN_RULE} has a label mixing Latin and Cyrillic letters (a likely confusable)`),
   domainRow('fails when domainName has a port', 'mail.example.com:443', `${DOMAIN_RULE} must be a bare hostname: no scheme, port, path or address`),
   domainRow('fails when domainName is a URL', 'https://example.com', `${DOMAIN_RULE} must be a bare hostname: no scheme, port, path or address`),
@@ -231,16 +248,38 @@ const ROWS: HostileRow[] = [
     }),
     prop: 'certificate',
     rule: 'must be in us-east-1, the only region CloudFront takes certificates from',
-    got: 'a certificate in "eu-west-1"',
+    got: `a certificate in "eu-west-1" (arn:aws:acm:eu-west-1:${ACCOUNT}:certificate/11111111-2222-3333-4444-555555555555)`,
   },
   {
-    name: 'fails when a stack outside us-east-1 has no certificate and no cross-region references',
-    region: 'eu-west-1',
-    props: () => ({}),
+    name: 'fails when the certificate ARN is not an ACM ARN',
+    props: ({ stack }) => ({ certificate: acm.Certificate.fromCertificateArn(stack, 'Certificate', `arn:aws:iam::${ACCOUNT}:server-certificate/mta-sts`) }),
     prop: 'certificate',
-    rule: 'must be given, or the stack must set `crossRegionReferences: true`: stack "Stack" is in eu-west-1, CloudFront needs a certificate in us-east-1, '
-      + 'and the construct creates it in a companion stack there that only cross-region references can connect',
-    got: 'crossRegionReferences not enabled',
+    rule: 'must be an ACM certificate ARN (arn:aws:acm:us-east-1:<account>:certificate/<id>)',
+    got: `"arn:aws:iam::${ACCOUNT}:server-certificate/mta-sts"`,
+  },
+  {
+    name: 'fails when the certificate ARN has no region',
+    props: ({ stack }) => ({ certificate: acm.Certificate.fromCertificateArn(stack, 'Certificate', `arn:aws:acm::${ACCOUNT}:certificate/abc`) }),
+    prop: 'certificate',
+    rule: 'must be an ACM certificate ARN (arn:aws:acm:us-east-1:<account>:certificate/<id>)',
+    got: `"arn:aws:acm::${ACCOUNT}:certificate/abc"`,
+  },
+  {
+    name: 'fails when the certificate ARN smuggles a newline',
+    props: ({ stack }) => ({ certificate: acm.Certificate.fromCertificateArn(stack, 'Certificate', `arn:aws:acm:us-east-1:${ACCOUNT}:certificate/abc\nx`) }),
+    prop: 'certificate',
+    rule: 'must be an ACM certificate ARN (arn:aws:acm:us-east-1:<account>:certificate/<id>)',
+    got: `"arn:aws:acm:us-east-1:${ACCOUNT}:certificate/abc\\nx"`,
+  },
+  // hostedZone
+  {
+    name: 'fails when the zone id is an unresolved token in a stack outside us-east-1',
+    region: 'eu-west-1',
+    props: ({ stack }) => ({ hostedZone: new route53.PublicHostedZone(stack, 'HostileZone', { zoneName: ZONE_NAME }) }),
+    prop: 'hostedZone',
+    rule: 'must have a literal hosted zone id when the stack is outside us-east-1, since the construct\'s resources are then created in a companion stack '
+      + 'in us-east-1: import the zone with HostedZone.fromHostedZoneAttributes',
+    got: 'a zone whose id is an unresolved token (stack "Stack" in eu-west-1)',
   },
 ];
 
@@ -252,13 +291,13 @@ describe('MtaSts refuses hostile and malformed input', () => {
   test('the table covers every prop with at least 45 rows', () => {
     expect(ROWS.length).toBeGreaterThanOrEqual(45);
     expect(new Set(ROWS.map(row => row.prop.replace(/\[[0-9]+\]$/, ''))))
-      .toEqual(new Set(['mx', 'domainName', 'maxAge', 'mode', 'tlsRpt.rua', 'certificate']));
+      .toEqual(new Set(['mx', 'domainName', 'maxAge', 'mode', 'tlsRpt.rua', 'certificate', 'hostedZone']));
     expect(new Set(ROWS.map(row => row.name)).size).toBe(ROWS.length);
   });
 
   test.each(ROWS.map(row => [row.name, row] as const))('%s', (_name, row) => {
     // GIVEN
-    const setup = newStack(row.region, row.crossRegionReferences);
+    const setup = newStack(row.region);
     const props = { ...baseProps(setup.hostedZone), ...row.props(setup) };
 
     // WHEN
@@ -274,11 +313,12 @@ describe('MtaSts refuses hostile and malformed input', () => {
     expect(error!.message).toMatch(new RegExp(`^Invalid MtaSts configuration at Stack/MtaSts \\(1 problem\\):\\n {2}- \`${escapeRegExp(row.prop)}\` `));
     expect(error!.message).toBe(`Invalid MtaSts configuration at Stack/MtaSts (1 problem):\n  - \`${row.prop}\` ${row.rule}, got: ${row.got}`);
 
-    // THEN: nothing of ours was created, and the app synthesizes to no resources
+    // THEN: nothing of ours was created, no companion stack either, and the app synthesizes to no resources but the row's own zone
     expect(setup.stack.node.findChild('MtaSts').node.children).toEqual([]);
     const assembly = setup.app.synth();
     expect(assembly.stacks.map(artifact => artifact.stackName)).toEqual(['Stack']);
-    expect(assembly.getStackByName('Stack').template.Resources ?? {}).toEqual({});
+    const resources = Object.keys(assembly.getStackByName('Stack').template.Resources ?? {}).filter(id => !id.startsWith('HostileZone'));
+    expect(resources).toEqual([]);
   });
 
   test('fails once, listing every problem in prop order, when several props are hostile', () => {
@@ -294,7 +334,7 @@ describe('MtaSts refuses hostile and malformed input', () => {
       tlsRpt: { rua: ['http://tlsrpt.example.com/'] },
     })).toThrow([
       'Invalid MtaSts configuration at Stack/MtaSts (5 problems):',
-      '  - `domainName` must be the hosted zone\'s name (example.com) or a name below it, got: "example.net"',
+      `  - \`domainName\` ${OUTSIDE_ZONE_RULE}, got: "example.net"`,
       '  - `mx[1]` must be a hostname or *.hostname and may use * only as the whole leftmost label (*.example.com), got: "mx*.example.com"',
       '  - `mx[2]` must be a hostname or *.hostname and must not contain CR or LF, got: "mx.example.com\\r\\nmode: none"',
       '  - `maxAge` must be between 0 and 31557600 seconds (about one year), got: 31557601 s',
@@ -343,14 +383,16 @@ describe('MtaSts normalises rather than refuses', () => {
     const text = ['version: STSv1', 'mode: enforce', ...row.expectedMx.map(mx => `mx: ${mx}`), 'max_age: 1209600', ''].join('\r\n');
     expect(mtaSts.policyText).toBe(text);
     expect(mtaSts.domainName).toBe(row.expectedDomain);
+    expect(mtaSts.policyContentId).toBe(createHash('sha256').update(text, 'utf8').digest('hex').slice(0, 16));
     const template = Template.fromStack(stack);
-    const [policyObject] = Object.values(template.findResources('Custom::MtaStsPolicyObject'));
-    const join = policyObject.Properties.Create['Fn::Join'] as [string, unknown[]];
-    expect(JSON.parse(join[1].map(part => (typeof part === 'string' ? part : 'TOKEN')).join(join[0])).parameters.Body).toBe(text);
-    template.hasResourceProperties('AWS::Route53::RecordSet', {
-      Name: `_mta-sts.${row.expectedDomain}.`,
-      Type: 'TXT',
-      ResourceRecords: [`"v=STSv1; id=${mtaSts.policyId}"`],
-    });
+    const publications = Object.values(template.findResources('Custom::MtaStsPolicyPublication'));
+    expect(publications).toHaveLength(1);
+    expect(publications[0].Properties).toEqual(expect.objectContaining({
+      DomainName: row.expectedDomain,
+      PolicyText: text,
+      ContentId: mtaSts.policyContentId,
+      ObjectKey: `policies/${row.expectedDomain}/.well-known/mta-sts.txt`,
+      RecordName: `_mta-sts.${row.expectedDomain}`,
+    }));
   });
 });

@@ -1,16 +1,25 @@
+import { createHash } from 'node:crypto';
 import { App, Duration, RemovalPolicy, Stack, StackProps, Token } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as route53 from 'aws-cdk-lib/aws-route53';
-import { MtaSts, MtaStsMode, MtaStsProps } from '../src';
+import { MtaSts, MtaStsDomains, MtaStsMode, MtaStsPolicy, MtaStsProps } from '../src';
 
 const ACCOUNT = '111111111111';
 const CACHING_DISABLED = '4135ea2d-6df8-44a3-9df3-4b5a84be39ad';
 const POLICY_TEXT = 'version: STSv1\r\nmode: enforce\r\nmx: mx1.example.com\r\nmx: *.mail.example.com\r\nmax_age: 1209600\r\n';
+const TLS_RPT_VALUE = 'v=TLSRPTv1; rua=mailto:tls-reports@example.com,https://tlsrpt.example.com/v1';
+const PUBLICATION = 'Custom::MtaStsPolicyPublication';
+
+/** The content id, computed here independently of the library: 16 hex characters of SHA-256. */
+function sha256Prefix(text: string): string {
+  return createHash('sha256').update(text, 'utf8').digest('hex').slice(0, 16);
+}
 
 function makeStack(region: string | null = 'us-east-1', props: StackProps = {}): { app: App; stack: Stack; zone: route53.IHostedZone } {
   const app = new App();
+  // An explicit env on every stack; `region: null` is the one deliberate exception (an env-agnostic stack).
   const stack = new Stack(app, 'Stack', { env: region ? { account: ACCOUNT, region } : undefined, ...props });
   const zone = route53.HostedZone.fromHostedZoneAttributes(stack, 'Zone', { hostedZoneId: 'Z0123456789', zoneName: 'example.com' });
   return { app, stack, zone };
@@ -27,8 +36,59 @@ function enforceProps(zone: route53.IHostedZone, extra: Partial<MtaStsProps> = {
   };
 }
 
-function logicalIdOf(stack: Stack, construct: { node: { defaultChild?: unknown } } | undefined): string {
-  return stack.getLogicalId((construct as any).node.defaultChild);
+function logicalIdOf(construct: { node: { defaultChild?: unknown } }): string {
+  const resource = (construct as any).node.defaultChild;
+  return Stack.of(resource).getLogicalId(resource);
+}
+
+/** The single resource of `type` in the template, with its logical id. */
+function only(template: Template, type: string): { id: string; resource: any } {
+  const found = template.findResources(type);
+  expect(Object.keys(found)).toHaveLength(1);
+  const [[id, resource]] = Object.entries(found);
+  return { id, resource };
+}
+
+/** The inline statements of the stack's publisher role. */
+function publisherStatements(template: Template): unknown[] {
+  const roles = template.findResources('AWS::IAM::Role');
+  const ids = Object.keys(roles).filter(id => id.startsWith('MtaStsPolicyPublisherCustomResourceProviderRole'));
+  expect(ids).toHaveLength(1);
+  const policies = roles[ids[0]].Properties.Policies;
+  expect(policies).toHaveLength(1);
+  return policies[0].PolicyDocument.Statement;
+}
+
+const partitionArn = (rest: string) => ({ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, rest]] });
+const ROUTE53_STATEMENTS = [
+  {
+    Effect: 'Allow',
+    Action: ['route53:ChangeResourceRecordSets'],
+    Resource: partitionArn(':route53:::hostedzone/*'),
+    Condition: {
+      'ForAllValues:StringLike': { 'route53:ChangeResourceRecordSetsNormalizedRecordNames': ['_mta-sts.*'] },
+      'ForAllValues:StringEquals': { 'route53:ChangeResourceRecordSetsRecordTypes': ['TXT'] },
+    },
+  },
+  {
+    Effect: 'Allow',
+    Action: ['route53:ListResourceRecordSets', 'route53:GetChange'],
+    Resource: [partitionArn(':route53:::hostedzone/*'), partitionArn(':route53:::change/*')],
+  },
+];
+const objectGrant = (bucketLogicalId: string) => ({
+  Effect: 'Allow',
+  Action: ['s3:PutObject', 's3:DeleteObject'],
+  Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketLogicalId, 'Arn'] }, '/policies/*']] },
+});
+
+function crossRegionLeftovers(app: App): string[] {
+  return app.synth().stacks.flatMap(artifact => [
+    ...Object.values(artifact.template.Resources ?? {})
+      .map((resource: any) => resource.Type as string)
+      .filter(type => type.startsWith('Custom::CrossRegion') || type === 'Custom::AWSCDKCfnJson'),
+    ...Object.values(artifact.template.Outputs ?? {}).filter((output: any) => output.Export).map(() => `${artifact.id}: export`),
+  ]);
 }
 
 describe('MtaSts in a us-east-1 stack', () => {
@@ -37,15 +97,28 @@ describe('MtaSts in a us-east-1 stack', () => {
   // WHEN
   const mtaSts = new MtaSts(stack, 'MtaSts', enforceProps(zone));
   const template = Template.fromStack(stack);
+  const publication = only(template, PUBLICATION);
 
-  test('exposes the policy text, id, URL and record values', () => {
+  test('exposes the policy text, content id, URL and TLS-RPT value as literals', () => {
+    // THEN
     expect(mtaSts.policyText).toBe(POLICY_TEXT);
-    expect(mtaSts.policyId).toMatch(/^[0-9a-f]{32}$/);
+    expect(mtaSts.policy.text).toBe(POLICY_TEXT);
+    expect(mtaSts.policyContentId).toBe(sha256Prefix(POLICY_TEXT));
+    expect(mtaSts.policy.contentId).toBe(sha256Prefix(POLICY_TEXT));
+    expect(mtaSts.policyContentId).toMatch(/^[0-9a-f]{16}$/);
     expect(mtaSts.policyUrl).toBe('https://mta-sts.example.com/.well-known/mta-sts.txt');
     expect(mtaSts.policyHost).toBe('mta-sts.example.com');
     expect(mtaSts.domainName).toBe('example.com');
-    expect(mtaSts.policyRecordValue).toBe(`v=STSv1; id=${mtaSts.policyId}`);
-    expect(mtaSts.tlsRptRecordValue).toBe('v=TLSRPTv1; rua=mailto:tls-reports@example.com,https://tlsrpt.example.com/v1');
+    expect(mtaSts.tlsRptRecordValue).toBe(TLS_RPT_VALUE);
+  });
+
+  test('exposes the policy id and record value as deploy-time attributes of the publication', () => {
+    // THEN
+    expect(Token.isUnresolved(mtaSts.policyId)).toBe(true);
+    expect(Token.isUnresolved(mtaSts.policyRecordValue)).toBe(true);
+    expect(stack.resolve(mtaSts.policyId)).toEqual({ 'Fn::GetAtt': [publication.id, 'PolicyId'] });
+    expect(stack.resolve(mtaSts.policyRecordValue)).toEqual({ 'Fn::GetAtt': [publication.id, 'RecordValue'] });
+    expect(logicalIdOf(mtaSts.publication)).toBe(publication.id);
   });
 
   test('creates a private, encrypted, TLS-only bucket retained by default', () => {
@@ -56,6 +129,7 @@ describe('MtaSts in a us-east-1 stack', () => {
       Properties: {
         PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
         BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
+        OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
       },
     });
     template.hasResourceProperties('AWS::S3::BucketPolicy', {
@@ -67,45 +141,66 @@ describe('MtaSts in a us-east-1 stack', () => {
     });
   });
 
-  test('uploads the exact policy text to .well-known/mta-sts.txt as text/plain', () => {
-    const objects = template.findResources('Custom::MtaStsPolicyObject');
-    expect(Object.keys(objects)).toHaveLength(1);
-    const create = JSON.parse(Object.values(objects)[0].Properties.Create['Fn::Join'][1].map((p: unknown) => (typeof p === 'string' ? p : 'BUCKET')).join(''));
-    expect(create).toEqual({
-      service: 'S3',
-      action: 'putObject',
-      parameters: {
-        Bucket: 'BUCKET',
-        Key: '.well-known/mta-sts.txt',
-        Body: POLICY_TEXT,
-        ContentType: 'text/plain',
-        CacheControl: 'no-store',
+  test('grants CloudFront read access once, account-wide, on policies/*', () => {
+    // THEN
+    const { resource } = only(template, 'AWS::S3::BucketPolicy');
+    const bucketId = logicalIdOf(mtaSts.bucket);
+    const allows = resource.Properties.PolicyDocument.Statement.filter((s: any) => s.Effect === 'Allow');
+    expect(allows).toEqual([{
+      Sid: 'CloudFrontReadsPolicyFiles',
+      Effect: 'Allow',
+      Principal: { Service: 'cloudfront.amazonaws.com' },
+      Action: 's3:GetObject',
+      Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, '/policies/*']] },
+      Condition: {
+        StringEquals: { 'AWS:SourceAccount': { Ref: 'AWS::AccountId' } },
+        ArnLike: { 'AWS:SourceArn': { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':cloudfront::', { Ref: 'AWS::AccountId' }, ':distribution/*']] } },
       },
-      physicalResourceId: { id: '.well-known/mta-sts.txt' },
+    }]);
+  });
+
+  test('publishes the exact policy text at policies/<domain>/.well-known/mta-sts.txt and announces it in _mta-sts', () => {
+    // THEN
+    expect(publication.resource.Properties).toEqual({
+      ServiceToken: { 'Fn::GetAtt': [expect.stringMatching(/^MtaStsPolicyPublisherCustomResourceProviderHandler/), 'Arn'] },
+      DomainName: 'example.com',
+      BucketName: { Ref: logicalIdOf(mtaSts.bucket) },
+      ObjectKey: 'policies/example.com/.well-known/mta-sts.txt',
+      PolicyText: POLICY_TEXT,
+      ContentId: sha256Prefix(POLICY_TEXT),
+      HostedZoneId: 'Z0123456789',
+      RecordName: '_mta-sts.example.com',
+      RecordTtl: '300',
+      RetainObject: 'true',
+      ReplaceExistingRecord: 'false',
+      DistributionId: { Ref: logicalIdOf(mtaSts.distribution) },
     });
   });
 
-  test('deletes the policy object with its resource, so a DESTROY bucket can be removed', () => {
-    const resource = Object.values(template.findResources('Custom::MtaStsPolicyObject'))[0];
-    const remove = JSON.parse(resource.Properties.Delete['Fn::Join'][1].map((p: unknown) => (typeof p === 'string' ? p : 'BUCKET')).join(''));
-    expect(remove).toEqual({ service: 'S3', action: 'deleteObject', parameters: { Bucket: 'BUCKET', Key: '.well-known/mta-sts.txt' } });
-    // The records that announce the policy are deleted before it (they depend on it).
-    const policyObjectId = Object.keys(template.findResources('Custom::MtaStsPolicyObject'))[0];
-    expect(template.toJSON().Resources[logicalIdOf(stack, mtaSts.policyRecord)].DependsOn).toContain(policyObjectId);
+  test('writes no _mta-sts TXT record set of its own: the publication is the only writer', () => {
+    // THEN
+    const txt = Object.values(template.findResources('AWS::Route53::RecordSet', { Properties: { Type: 'TXT' } }))
+      .map((r: any) => r.Properties.Name);
+    expect(txt).toEqual(['_smtp._tls.example.com.']);
   });
 
-  test('uploads with a single nodejs22.x function that may only put and delete that one object', () => {
+  test('runs the publication only after the distribution, both alias records and the bucket policy', () => {
+    // THEN
+    const bucketPolicy = only(template, 'AWS::S3::BucketPolicy').id;
+    expect([...publication.resource.DependsOn].sort()).toEqual([
+      bucketPolicy,
+      logicalIdOf(mtaSts.aliasRecord),
+      logicalIdOf(mtaSts.aliasRecordIpv6),
+      logicalIdOf(mtaSts.distribution),
+    ].sort());
+  });
+
+  test('publishes with a single nodejs22.x function whose role has exactly the record-scoped Route 53 grants and one grant per bucket', () => {
+    // THEN
     template.resourceCountIs('AWS::Lambda::Function', 1);
-    template.hasResourceProperties('AWS::Lambda::Function', { Runtime: 'nodejs22.x' });
-    template.hasResourceProperties('AWS::IAM::Policy', {
-      PolicyDocument: {
-        Statement: [{
-          Action: ['s3:PutObject', 's3:DeleteObject'],
-          Effect: 'Allow',
-          Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [Match.stringLikeRegexp('^MtaStsBucket'), 'Arn'] }, '/.well-known/mta-sts.txt']] },
-        }],
-      },
-    });
+    template.hasResourceProperties('AWS::Lambda::Function', { Runtime: 'nodejs22.x', Timeout: 600 });
+    template.resourceCountIs('AWS::IAM::Policy', 0);
+    expect(publisherStatements(template)).toEqual([...ROUTE53_STATEMENTS, objectGrant(logicalIdOf(mtaSts.bucket))]);
   });
 
   test('creates a DNS-validated certificate for mta-sts.<domain> in the stack', () => {
@@ -115,19 +210,21 @@ describe('MtaSts in a us-east-1 stack', () => {
       ValidationMethod: 'DNS',
       DomainValidationOptions: [{ DomainName: 'mta-sts.example.com', HostedZoneId: 'Z0123456789' }],
     });
+    expect(template.findResources('AWS::CertificateManager::Certificate')[logicalIdOf(mtaSts.certificate as acm.Certificate)]).toBeDefined();
   });
 
-  test('serves the bucket through CloudFront with OAC, SNI, TLSv1.2_2021, HTTPS only, IPv6, GET/HEAD and no caching', () => {
+  test('serves the domain folder through CloudFront with OAC, SNI, TLSv1.2_2021, HTTPS only, IPv6, GET/HEAD, no caching and no function', () => {
     template.resourceCountIs('AWS::CloudFront::Distribution', 1);
     template.resourceCountIs('AWS::CloudFront::OriginAccessControl', 1);
     template.resourceCountIs('AWS::CloudFront::CloudFrontOriginAccessIdentity', 0);
+    template.resourceCountIs('AWS::CloudFront::Function', 0);
     template.hasResourceProperties('AWS::CloudFront::Distribution', {
       DistributionConfig: {
         Aliases: ['mta-sts.example.com'],
         IPV6Enabled: true,
         PriceClass: 'PriceClass_100',
         ViewerCertificate: {
-          AcmCertificateArn: { Ref: Match.stringLikeRegexp('^MtaStsCertificate') },
+          AcmCertificateArn: { Ref: logicalIdOf(mtaSts.certificate as acm.Certificate) },
           MinimumProtocolVersion: 'TLSv1.2_2021',
           SslSupportMethod: 'sni-only',
         },
@@ -137,9 +234,11 @@ describe('MtaSts in a us-east-1 stack', () => {
           CachedMethods: ['GET', 'HEAD'],
           CachePolicyId: CACHING_DISABLED,
           Compress: false,
+          FunctionAssociations: Match.absent(),
         },
         Origins: [Match.objectLike({
-          OriginAccessControlId: { 'Fn::GetAtt': [Match.stringLikeRegexp('OriginAccessControl'), 'Id'] },
+          OriginPath: '/policies/example.com',
+          OriginAccessControlId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^MtaStsOriginAccessControl'), 'Id'] },
           S3OriginConfig: { OriginAccessIdentity: '' },
         })],
       },
@@ -152,58 +251,59 @@ describe('MtaSts in a us-east-1 stack', () => {
         Name: 'mta-sts.example.com.',
         Type: type,
         HostedZoneId: 'Z0123456789',
-        AliasTarget: { DNSName: { 'Fn::GetAtt': [Match.stringLikeRegexp('^MtaStsDistribution'), 'DomainName'] } },
+        AliasTarget: { DNSName: { 'Fn::GetAtt': [logicalIdOf(mtaSts.distribution), 'DomainName'] } },
       });
     }
   });
 
-  test('publishes exactly one _mta-sts TXT record with the policy id', () => {
-    const records = template.findResources('AWS::Route53::RecordSet', { Properties: { Name: '_mta-sts.example.com.' } });
-    expect(Object.values(records).map(r => r.Properties)).toEqual([{
-      Name: '_mta-sts.example.com.',
+  test('publishes the TLS-RPT record with every rua in order', () => {
+    const records = template.findResources('AWS::Route53::RecordSet', { Properties: { Name: '_smtp._tls.example.com.' } });
+    expect(Object.values(records).map((r: any) => r.Properties)).toEqual([{
+      Name: '_smtp._tls.example.com.',
       Type: 'TXT',
       HostedZoneId: 'Z0123456789',
-      ResourceRecords: [`"v=STSv1; id=${mtaSts.policyId}"`],
+      ResourceRecords: [`"${TLS_RPT_VALUE}"`],
       TTL: '300',
     }]);
   });
 
-  test('publishes the TLS-RPT record with every rua in order', () => {
-    template.hasResourceProperties('AWS::Route53::RecordSet', {
-      Name: '_smtp._tls.example.com.',
-      Type: 'TXT',
-      ResourceRecords: ['"v=TLSRPTv1; rua=mailto:tls-reports@example.com,https://tlsrpt.example.com/v1"'],
-      TTL: '300',
-    });
+  test('creates exactly the expected resources', () => {
+    const types = Object.values(template.toJSON().Resources).map((r: any) => r.Type).sort();
+    expect(types).toEqual([
+      'AWS::CertificateManager::Certificate',
+      'AWS::CloudFront::Distribution',
+      'AWS::CloudFront::OriginAccessControl',
+      'AWS::IAM::Role',
+      'AWS::Lambda::Function',
+      'AWS::Route53::RecordSet',
+      'AWS::Route53::RecordSet',
+      'AWS::Route53::RecordSet',
+      'AWS::S3::Bucket',
+      'AWS::S3::BucketPolicy',
+      PUBLICATION,
+    ].sort());
   });
 
-  test('announces the policy id only after the policy object, distribution and alias records exist', () => {
-    const policyRecordId = logicalIdOf(stack, mtaSts.policyRecord);
-    const dependsOn: string[] = template.toJSON().Resources[policyRecordId].DependsOn;
-    const policyObjectId = Object.keys(template.findResources('Custom::MtaStsPolicyObject'))[0];
-    expect(dependsOn).toEqual(expect.arrayContaining([
-      policyObjectId,
-      logicalIdOf(stack, mtaSts.distribution),
-      logicalIdOf(stack, mtaSts.aliasRecord),
-      logicalIdOf(stack, mtaSts.aliasRecordIpv6),
-    ]));
-  });
-
-  test('outputs the policy URL, id and records', () => {
-    const outputs = Object.values(template.toJSON().Outputs).map((o: any) => o.Value);
-    expect(outputs).toEqual([
+  test('outputs the policy URL, the deploy-time id and both records by default', () => {
+    const outputs = template.toJSON().Outputs;
+    expect(Object.keys(outputs).map(id => id.replace(/[0-9A-F]{8}$/, ''))).toEqual([
+      'MtaStsOutputsPolicyUrl', 'MtaStsOutputsPolicyId', 'MtaStsOutputsPolicyRecord', 'MtaStsOutputsTlsRptRecord',
+    ]);
+    expect(Object.values(outputs).map((o: any) => o.Value)).toEqual([
       'https://mta-sts.example.com/.well-known/mta-sts.txt',
-      mtaSts.policyId,
-      `_mta-sts.example.com TXT "v=STSv1; id=${mtaSts.policyId}"`,
-      '_smtp._tls.example.com TXT "v=TLSRPTv1; rua=mailto:tls-reports@example.com,https://tlsrpt.example.com/v1"',
+      { 'Fn::GetAtt': [publication.id, 'PolicyId'] },
+      { 'Fn::Join': ['', ['_mta-sts.example.com TXT "', { 'Fn::GetAtt': [publication.id, 'RecordValue'] }, '"']] },
+      `_smtp._tls.example.com TXT "${TLS_RPT_VALUE}"`,
     ]);
   });
 
-  test('keeps its child ids stable', () => {
-    expect(mtaSts.node.children.map(c => c.node.id)).toEqual([
-      'Bucket', 'PolicyObject', 'Certificate', 'Distribution', 'AliasRecord', 'AliasRecordIpv6', 'PolicyRecord', 'TlsRptRecord',
-      'PolicyUrlOutput', 'PolicyIdOutput', 'PolicyRecordOutput', 'TlsRptRecordOutput',
+  test('keeps its child ids stable, with the domain\'s resources beneath a construct named after it', () => {
+    expect(mtaSts.node.children.map(c => c.node.id)).toEqual(['Bucket', 'example.com', 'OriginAccessControl', 'Outputs']);
+    expect(mtaSts.node.findChild('example.com').node.children.map(c => c.node.id)).toEqual([
+      'Certificate', 'Distribution', 'AliasRecord', 'AliasRecordIpv6', 'Publication', 'TlsRptRecord',
     ]);
+    expect(mtaSts.node.findChild('Outputs').node.children.map(c => c.node.id)).toEqual(['PolicyUrl', 'PolicyId', 'PolicyRecord', 'TlsRptRecord']);
+    expect(mtaSts.publication.node.path).toBe('Stack/MtaSts/example.com/Publication');
   });
 
   test('adds no warnings when TLS-RPT is configured', () => {
@@ -212,66 +312,152 @@ describe('MtaSts in a us-east-1 stack', () => {
 });
 
 describe('MtaSts options', () => {
-  test('warns and publishes no TLS-RPT record without tlsRpt', () => {
+  test('warns and publishes no TLS-RPT record or output without tlsRpt', () => {
+    // GIVEN
     const { stack, zone } = makeStack();
-    new MtaSts(stack, 'MtaSts', { hostedZone: zone, mx: ['mx.example.com'] });
+    // WHEN
+    const mtaSts = new MtaSts(stack, 'MtaSts', { hostedZone: zone, mx: ['mx.example.com'] });
+    // THEN
     const template = Template.fromStack(stack);
     expect(template.findResources('AWS::Route53::RecordSet', { Properties: { Name: '_smtp._tls.example.com.' } })).toEqual({});
-    Annotations.fromStack(stack).hasWarning('/Stack/MtaSts', Match.stringLikeRegexp('example.com: no `tlsRpt` given.*\\[ack: cdk-mta-sts:noTlsRpt\\]'));
+    expect(mtaSts.tlsRptRecord).toBeUndefined();
+    expect(mtaSts.tlsRptRecordValue).toBeUndefined();
+    expect(Object.keys(template.toJSON().Outputs)).toHaveLength(3);
+    Annotations.fromStack(stack).hasWarning('/Stack/MtaSts/example.com', Match.stringLikeRegexp('example.com: no `tlsRpt` given.*\\[ack: cdk-mta-sts:noTlsRpt\\]'));
   });
 
   test('warns when mode none withdraws the policy', () => {
     const { stack, zone } = makeStack();
     new MtaSts(stack, 'MtaSts', { hostedZone: zone, mode: MtaStsMode.NONE, mx: [], tlsRpt: { rua: ['mailto:r@example.com'] } });
-    Annotations.fromStack(stack).hasWarning('/Stack/MtaSts', Match.stringLikeRegexp('mode "none" withdraws the policy.*cdk-mta-sts:modeNone'));
+    Annotations.fromStack(stack).hasWarning('/Stack/MtaSts/example.com', Match.stringLikeRegexp('mode "none" withdraws the policy.*cdk-mta-sts:modeNone'));
   });
 
   test('warns about a short maxAge in enforce mode', () => {
     const { stack, zone } = makeStack();
     new MtaSts(stack, 'MtaSts', enforceProps(zone, { maxAge: Duration.hours(1) }));
-    Annotations.fromStack(stack).hasWarning('/Stack/MtaSts', Match.stringLikeRegexp('maxAge of 3600 s in enforce mode.*cdk-mta-sts:shortMaxAge'));
+    Annotations.fromStack(stack).hasWarning('/Stack/MtaSts/example.com', Match.stringLikeRegexp('maxAge of 3600 s in enforce mode.*cdk-mta-sts:shortMaxAge'));
   });
 
   test('publishes for a subdomain of the zone', () => {
+    // GIVEN
     const { stack, zone } = makeStack();
+    // WHEN
     const mtaSts = new MtaSts(stack, 'MtaSts', enforceProps(zone, { domainName: 'EU.Example.com.' }));
+    // THEN
     expect(mtaSts.policyUrl).toBe('https://mta-sts.eu.example.com/.well-known/mta-sts.txt');
+    expect(mtaSts.node.findChild('eu.example.com')).toBeDefined();
     const template = Template.fromStack(stack);
-    template.hasResourceProperties('AWS::Route53::RecordSet', { Name: '_mta-sts.eu.example.com.', Type: 'TXT' });
+    template.hasResourceProperties(PUBLICATION, {
+      DomainName: 'eu.example.com',
+      ObjectKey: 'policies/eu.example.com/.well-known/mta-sts.txt',
+      RecordName: '_mta-sts.eu.example.com',
+    });
     template.hasResourceProperties('AWS::Route53::RecordSet', { Name: '_smtp._tls.eu.example.com.', Type: 'TXT' });
-    template.hasResourceProperties('AWS::CloudFront::Distribution', { DistributionConfig: { Aliases: ['mta-sts.eu.example.com'] } });
+    template.hasResourceProperties('AWS::CloudFront::Distribution', {
+      DistributionConfig: { Aliases: ['mta-sts.eu.example.com'], Origins: [Match.objectLike({ OriginPath: '/policies/eu.example.com' })] },
+    });
   });
 
   test('writes an internationalised domain as its A-label', () => {
+    // GIVEN
     const app = new App();
     const stack = new Stack(app, 'Stack', { env: { account: ACCOUNT, region: 'us-east-1' } });
     const zone = route53.HostedZone.fromHostedZoneAttributes(stack, 'Zone', { hostedZoneId: 'Z1', zoneName: 'bücher.example' });
+    // WHEN
     const mtaSts = new MtaSts(stack, 'MtaSts', { hostedZone: zone, mx: ['mx.bücher.example'], tlsRpt: { rua: ['mailto:r@xn--bcher-kva.example'] } });
+    // THEN
     expect(mtaSts.policyHost).toBe('mta-sts.xn--bcher-kva.example');
     expect(mtaSts.policyText).toContain('mx: mx.xn--bcher-kva.example\r\n');
-    Template.fromStack(stack).hasResourceProperties('AWS::Route53::RecordSet', { Name: '_mta-sts.xn--bcher-kva.example.', Type: 'TXT' });
+    Template.fromStack(stack).hasResourceProperties(PUBLICATION, {
+      RecordName: '_mta-sts.xn--bcher-kva.example',
+      ObjectKey: 'policies/xn--bcher-kva.example/.well-known/mta-sts.txt',
+    });
   });
 
-  test('applies price class, removal policy and record TTL', () => {
+  test('applies price class, removal policy and record TTL, and deletes the policy file with a DESTROY bucket', () => {
+    // GIVEN
     const { stack, zone } = makeStack();
+    // WHEN
     new MtaSts(stack, 'MtaSts', enforceProps(zone, {
       priceClass: cloudfront.PriceClass.PRICE_CLASS_ALL,
       removalPolicy: RemovalPolicy.DESTROY,
       recordTtl: Duration.hours(1),
     }));
+    // THEN
     const template = Template.fromStack(stack);
     template.hasResourceProperties('AWS::CloudFront::Distribution', { DistributionConfig: { PriceClass: 'PriceClass_All' } });
     template.hasResource('AWS::S3::Bucket', { DeletionPolicy: 'Delete' });
-    template.hasResourceProperties('AWS::Route53::RecordSet', { Name: '_mta-sts.example.com.', TTL: '3600' });
+    template.hasResourceProperties(PUBLICATION, { RecordTtl: '3600', RetainObject: 'false' });
+    template.hasResourceProperties('AWS::Route53::RecordSet', { Name: '_smtp._tls.example.com.', TTL: '3600' });
   });
 
-  test('shares one upload function between instances in a stack', () => {
+  test('keeps the policy file when the bucket is retained explicitly', () => {
     const { stack, zone } = makeStack();
-    new MtaSts(stack, 'A', enforceProps(zone));
-    new MtaSts(stack, 'B', enforceProps(zone, { domainName: 'eu.example.com' }));
+    new MtaSts(stack, 'MtaSts', enforceProps(zone, { removalPolicy: RemovalPolicy.RETAIN }));
     const template = Template.fromStack(stack);
-    template.resourceCountIs('Custom::MtaStsPolicyObject', 2);
+    template.hasResource('AWS::S3::Bucket', { DeletionPolicy: 'Retain' });
+    template.hasResourceProperties(PUBLICATION, { RetainObject: 'true' });
+  });
+
+  test('passes replaceExistingRecords through to the publication', () => {
+    // GIVEN
+    const { stack, zone } = makeStack();
+    // WHEN
+    new MtaSts(stack, 'MtaSts', enforceProps(zone, { replaceExistingRecords: true }));
+    // THEN
+    Template.fromStack(stack).hasResourceProperties(PUBLICATION, { ReplaceExistingRecord: 'true' });
+  });
+
+  test('adds no outputs with outputs: false', () => {
+    // GIVEN
+    const { stack, zone } = makeStack();
+    // WHEN
+    const mtaSts = new MtaSts(stack, 'MtaSts', enforceProps(zone, { outputs: false }));
+    // THEN
+    expect(Template.fromStack(stack).toJSON().Outputs).toBeUndefined();
+    expect(mtaSts.node.tryFindChild('Outputs')).toBeUndefined();
+  });
+
+  test('writes every record inside a zone delegated for mta-sts.<domain>', () => {
+    // GIVEN a zone named mta-sts.example.com, delegated from DNS outside Route 53
+    const app = new App();
+    const stack = new Stack(app, 'Stack', { env: { account: ACCOUNT, region: 'us-east-1' } });
+    const zone = route53.HostedZone.fromHostedZoneAttributes(stack, 'Zone', { hostedZoneId: 'ZDELEGATED', zoneName: 'mta-sts.example.com' });
+    // WHEN
+    const mtaSts = new MtaSts(stack, 'MtaSts', enforceProps(zone, { domainName: 'example.com' }));
+    // THEN
+    expect(mtaSts.policyHost).toBe('mta-sts.example.com');
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties(PUBLICATION, {
+      DomainName: 'example.com',
+      RecordName: '_mta-sts.mta-sts.example.com',
+      HostedZoneId: 'ZDELEGATED',
+      ObjectKey: 'policies/example.com/.well-known/mta-sts.txt',
+    });
+    const names = Object.values(template.findResources('AWS::Route53::RecordSet')).map((r: any) => `${r.Properties.Type} ${r.Properties.Name}`).sort();
+    expect(names).toEqual(['A mta-sts.example.com.', 'AAAA mta-sts.example.com.', 'TXT _smtp._tls.mta-sts.example.com.']);
+    template.hasResourceProperties('AWS::CertificateManager::Certificate', {
+      DomainName: 'mta-sts.example.com',
+      DomainValidationOptions: [{ DomainName: 'mta-sts.example.com', HostedZoneId: 'ZDELEGATED' }],
+    });
+    const outputs = Object.values(template.toJSON().Outputs).map((o: any) => o.Value);
+    expect(JSON.stringify(outputs[2])).toContain('_mta-sts.mta-sts.example.com TXT');
+    expect(outputs[3]).toBe(`_smtp._tls.mta-sts.example.com TXT "${TLS_RPT_VALUE}"`);
+  });
+
+  test('shares one publisher function between instances in a stack, adding one grant per bucket and nothing else', () => {
+    // GIVEN
+    const { stack, zone } = makeStack();
+    // WHEN
+    const a = new MtaSts(stack, 'A', enforceProps(zone));
+    const b = new MtaSts(stack, 'B', enforceProps(zone, { domainName: 'eu.example.com', mode: MtaStsMode.TESTING }));
+    // THEN
+    const template = Template.fromStack(stack);
+    template.resourceCountIs(PUBLICATION, 2);
     template.resourceCountIs('AWS::Lambda::Function', 1);
+    template.resourceCountIs('AWS::IAM::Role', 1);
+    template.resourceCountIs('AWS::IAM::Policy', 0);
+    expect(publisherStatements(template)).toEqual([...ROUTE53_STATEMENTS, objectGrant(logicalIdOf(a.bucket)), objectGrant(logicalIdOf(b.bucket))]);
   });
 
   test('passes an unresolved rua through unchecked', () => {
@@ -280,88 +466,268 @@ describe('MtaSts options', () => {
     const mtaSts = new MtaSts(stack, 'MtaSts', enforceProps(zone, { tlsRpt: { rua: [rua] } }));
     expect(stack.resolve(mtaSts.tlsRptRecordValue)).toEqual({ 'Fn::Join': ['', ['v=TLSRPTv1; rua=', { Ref: 'ReportAddress' }]] });
   });
+
+  test('gives the same content id for the same text, and another for another text', () => {
+    const { stack, zone } = makeStack();
+    const a = new MtaSts(stack, 'A', enforceProps(zone));
+    const b = new MtaSts(stack, 'B', enforceProps(zone, { domainName: 'eu.example.com' }));
+    const c = new MtaSts(stack, 'C', enforceProps(zone, { domainName: 'us.example.com', maxAge: Duration.days(15) }));
+    expect(b.policyContentId).toBe(a.policyContentId);
+    expect(c.policyContentId).not.toBe(a.policyContentId);
+    expect(c.policyContentId).toBe(new MtaStsPolicy({ mode: MtaStsMode.ENFORCE, mx: ['mx1.example.com', '*.mail.example.com'], maxAge: Duration.days(15) }).contentId);
+  });
 });
 
-describe('MtaSts certificate placement', () => {
-  test('creates the certificate in a us-east-1 companion stack for a stack in another region', () => {
+describe('MtaSts placement outside us-east-1', () => {
+  test('puts every resource in one us-east-1 companion stack that the stack depends on', () => {
     // GIVEN
-    const { app, stack, zone } = makeStack('eu-west-1', { crossRegionReferences: true });
+    const { app, stack, zone } = makeStack('eu-west-1');
     // WHEN
     const mtaSts = new MtaSts(stack, 'MtaSts', enforceProps(zone));
     // THEN
-    const companion = app.node.findChild('Stack-MtaStsCertificates') as Stack;
+    const companion = app.node.findChild('Stack-MtaSts') as Stack;
     expect(companion.region).toBe('us-east-1');
     expect(companion.account).toBe(ACCOUNT);
-    expect(Stack.of(mtaSts.certificate)).toBe(companion);
-    Template.fromStack(companion).hasResourceProperties('AWS::CertificateManager::Certificate', {
+    expect(stack.dependencies).toEqual([companion]);
+    const created = [
+      mtaSts.bucket, mtaSts.certificate, mtaSts.distribution, mtaSts.aliasRecord, mtaSts.aliasRecordIpv6, mtaSts.publication, mtaSts.tlsRptRecord!,
+    ];
+    for (const resource of created) {
+      expect(Stack.of(resource)).toBe(companion);
+    }
+    expect(mtaSts.publication.node.path).toMatch(/^Stack-MtaSts\/StackMtaSts[0-9A-F]{8}\/example\.com\/Publication$/);
+    expect(Template.fromStack(stack).toJSON().Resources).toBeUndefined();
+    const template = Template.fromStack(companion);
+    template.resourceCountIs('AWS::CertificateManager::Certificate', 1);
+    template.resourceCountIs('AWS::CloudFront::Distribution', 1);
+    template.resourceCountIs(PUBLICATION, 1);
+    template.resourceCountIs('AWS::Lambda::Function', 1);
+    template.hasResourceProperties('AWS::CertificateManager::Certificate', {
       DomainName: 'mta-sts.example.com',
       DomainValidationOptions: [{ DomainName: 'mta-sts.example.com', HostedZoneId: 'Z0123456789' }],
     });
-    const template = Template.fromStack(stack);
-    template.resourceCountIs('AWS::CertificateManager::Certificate', 0);
-    template.resourceCountIs('Custom::CrossRegionExportReader', 1);
-    expect(stack.dependencies).toContain(companion);
+    template.hasResourceProperties(PUBLICATION, { HostedZoneId: 'Z0123456789', RecordName: '_mta-sts.example.com', PolicyText: POLICY_TEXT });
+    expect(Object.keys(template.toJSON().Outputs)).toHaveLength(4);
   });
 
-  test('puts the certificates of several instances in one companion stack', () => {
-    const { app, stack, zone } = makeStack('eu-west-1', { crossRegionReferences: true });
+  test('needs and creates no cross-region references', () => {
+    // GIVEN
+    const { app, stack, zone } = makeStack('eu-west-1');
+    // WHEN
+    new MtaSts(stack, 'MtaSts', enforceProps(zone));
+    // THEN
+    expect(crossRegionLeftovers(app)).toEqual([]);
+  });
+
+  test('puts several instances in one companion stack with one publisher function', () => {
+    // GIVEN
+    const { app, stack, zone } = makeStack('eu-west-1');
+    // WHEN
     new MtaSts(stack, 'A', enforceProps(zone));
     new MtaSts(stack, 'B', enforceProps(zone, { domainName: 'eu.example.com' }));
-    const companion = app.node.findChild('Stack-MtaStsCertificates') as Stack;
-    Template.fromStack(companion).resourceCountIs('AWS::CertificateManager::Certificate', 2);
-    expect(app.node.children.filter(c => c instanceof Stack)).toHaveLength(2);
+    // THEN
+    const companion = app.node.findChild('Stack-MtaSts') as Stack;
+    const template = Template.fromStack(companion);
+    template.resourceCountIs('AWS::CertificateManager::Certificate', 2);
+    template.resourceCountIs(PUBLICATION, 2);
+    template.resourceCountIs('AWS::Lambda::Function', 1);
+    expect(app.node.children.filter(c => c instanceof Stack).map(s => s.node.id)).toEqual(['Stack', 'Stack-MtaSts']);
+    expect(crossRegionLeftovers(app)).toEqual([]);
   });
 
-  test('fails when a stack outside us-east-1 has no cross-region references', () => {
-    const { stack, zone } = makeStack('eu-west-1');
-    expect(() => new MtaSts(stack, 'MtaSts', enforceProps(zone))).toThrow(
-      '`certificate` must be given, or the stack must set `crossRegionReferences: true`: stack "Stack" is in eu-west-1',
-    );
-  });
-
-  test('fails when the stack has no region and no certificate is given', () => {
-    const { stack, zone } = makeStack(null);
-    expect(() => new MtaSts(stack, 'MtaSts', enforceProps(zone))).toThrow(
-      '`certificate` is required when the stack has no region: CloudFront needs a certificate in us-east-1',
-    );
-  });
-
-  test('fails when the zone id is a token and the certificate must go to the companion stack', () => {
-    const { stack } = makeStack('eu-west-1', { crossRegionReferences: true });
-    const zone = new route53.PublicHostedZone(stack, 'NewZone', { zoneName: 'example.com' });
-    expect(() => new MtaSts(stack, 'MtaSts', enforceProps(zone))).toThrow('`hostedZone` must have a literal hosted zone id');
-  });
-
-  test('uses a supplied us-east-1 certificate and creates none', () => {
-    const { stack, zone } = makeStack('eu-west-1');
+  test('uses a supplied us-east-1 certificate in the companion stack and creates none', () => {
+    // GIVEN
+    const { app, stack, zone } = makeStack('eu-west-1');
     const certificate = acm.Certificate.fromCertificateArn(stack, 'Cert', `arn:aws:acm:us-east-1:${ACCOUNT}:certificate/abc`);
+    // WHEN
     const mtaSts = new MtaSts(stack, 'MtaSts', enforceProps(zone, { certificate }));
+    // THEN
     expect(mtaSts.certificate).toBe(certificate);
-    const template = Template.fromStack(stack);
+    const companion = app.node.findChild('Stack-MtaSts') as Stack;
+    const template = Template.fromStack(companion);
     template.resourceCountIs('AWS::CertificateManager::Certificate', 0);
     template.hasResourceProperties('AWS::CloudFront::Distribution', {
       DistributionConfig: { ViewerCertificate: { AcmCertificateArn: `arn:aws:acm:us-east-1:${ACCOUNT}:certificate/abc` } },
     });
+    expect(Template.fromStack(stack).toJSON().Resources).toBeUndefined();
   });
 
-  test('accepts a supplied certificate in a stack with no region', () => {
+  test('gives each stack outside us-east-1 its own companion stack', () => {
+    // GIVEN
+    const { app, stack, zone } = makeStack('eu-west-1');
+    const other = new Stack(app, 'Other', { env: { account: ACCOUNT, region: 'ap-southeast-2' } });
+    const otherZone = route53.HostedZone.fromHostedZoneAttributes(other, 'Zone', { hostedZoneId: 'Z9876543210', zoneName: 'example.org' });
+    // WHEN
+    const a = new MtaSts(stack, 'MtaSts', enforceProps(zone));
+    const b = new MtaSts(other, 'MtaSts', { ...enforceProps(otherZone), mx: ['mx.example.org'] });
+    // THEN
+    expect(Stack.of(a.publication).node.id).toBe('Stack-MtaSts');
+    expect(Stack.of(b.publication).node.id).toBe('Other-MtaSts');
+    expect(Stack.of(b.publication).region).toBe('us-east-1');
+    expect(other.dependencies).toEqual([Stack.of(b.publication)]);
+    Template.fromStack(Stack.of(b.publication)).hasResourceProperties(PUBLICATION, { DomainName: 'example.org', HostedZoneId: 'Z9876543210' });
+    expect(crossRegionLeftovers(app)).toEqual([]);
+  });
+
+  test('fails when the zone id is a token outside us-east-1', () => {
+    // GIVEN
+    const { stack } = makeStack('eu-west-1');
+    const zone = new route53.PublicHostedZone(stack, 'NewZone', { zoneName: 'example.com' });
+    // WHEN / THEN
+    expect(() => new MtaSts(stack, 'MtaSts', enforceProps(zone))).toThrow([
+      'Invalid MtaSts configuration at Stack/MtaSts (1 problem):',
+      '  - `hostedZone` must have a literal hosted zone id when the stack is outside us-east-1, since the construct\'s resources are then '
+      + 'created in a companion stack in us-east-1: import the zone with HostedZone.fromHostedZoneAttributes, '
+      + 'got: a zone whose id is an unresolved token (stack "Stack" in eu-west-1)',
+    ].join('\n'));
+  });
+
+  test('accepts a token zone id in a us-east-1 stack', () => {
+    const { stack } = makeStack();
+    const zone = new route53.PublicHostedZone(stack, 'NewZone', { zoneName: 'example.com' });
+    new MtaSts(stack, 'MtaSts', enforceProps(zone));
+    Template.fromStack(stack).hasResourceProperties(PUBLICATION, { HostedZoneId: { Ref: Match.stringLikeRegexp('^NewZone') } });
+  });
+});
+
+describe('MtaSts in a stack with no region', () => {
+  test('fails when no certificate is given', () => {
+    // GIVEN
     const { stack, zone } = makeStack(null);
-    const certificate = acm.Certificate.fromCertificateArn(stack, 'Cert', `arn:aws:acm:us-east-1:${ACCOUNT}:certificate/abc`);
-    expect(() => new MtaSts(stack, 'MtaSts', enforceProps(zone, { certificate }))).not.toThrow();
+    // WHEN / THEN
+    expect(() => new MtaSts(stack, 'MtaSts', enforceProps(zone))).toThrow([
+      'Invalid MtaSts configuration at Stack/MtaSts (1 problem):',
+      '  - `certificate` is required when the stack has no region: CloudFront needs a certificate in us-east-1, so give the stack an env with '
+      + 'a region (the construct then creates the certificate) or pass a us-east-1 certificate, got: stack "Stack" with an unresolved region',
+    ].join('\n'));
   });
 
-  test('accepts a supplied certificate whose region is a token', () => {
+  test('builds in place with a supplied certificate', () => {
+    // GIVEN
+    const { app, stack, zone } = makeStack(null);
+    const certificate = acm.Certificate.fromCertificateArn(stack, 'Cert', `arn:aws:acm:us-east-1:${ACCOUNT}:certificate/abc`);
+    // WHEN
+    const mtaSts = new MtaSts(stack, 'MtaSts', enforceProps(zone, { certificate }));
+    // THEN
+    expect(Stack.of(mtaSts.publication)).toBe(stack);
+    expect(app.node.children.filter(c => c instanceof Stack)).toEqual([stack]);
+    Template.fromStack(stack).resourceCountIs(PUBLICATION, 1);
+  });
+});
+
+describe('MtaSts with a supplied certificate', () => {
+  test('accepts a certificate whose ARN is a token', () => {
     const { stack, zone } = makeStack();
     const certificate = acm.Certificate.fromCertificateArn(stack, 'Cert', Token.asString({ Ref: 'CertArn' }));
     expect(() => new MtaSts(stack, 'MtaSts', enforceProps(zone, { certificate }))).not.toThrow();
   });
 
-  test('fails when a supplied certificate is in another region', () => {
+  test.each([
+    ['an ACM ARN in another region', `arn:aws:acm:eu-west-1:${ACCOUNT}:certificate/abc`,
+      '`certificate` must be in us-east-1, the only region CloudFront takes certificates from, '
+      + `got: a certificate in "eu-west-1" (arn:aws:acm:eu-west-1:${ACCOUNT}:certificate/abc)`],
+    ['an ARN that is not an ACM ARN', `arn:aws:iam::${ACCOUNT}:server-certificate/abc`,
+      `\`certificate\` must be an ACM certificate ARN (arn:aws:acm:us-east-1:<account>:certificate/<id>), got: "arn:aws:iam::${ACCOUNT}:server-certificate/abc"`],
+    ['an ACM ARN with no region', `arn:aws:acm::${ACCOUNT}:certificate/abc`,
+      `\`certificate\` must be an ACM certificate ARN (arn:aws:acm:us-east-1:<account>:certificate/<id>), got: "arn:aws:acm::${ACCOUNT}:certificate/abc"`],
+    ['a certificate name rather than an ARN', 'mta-sts.example.com',
+      '`certificate` must be an ACM certificate ARN (arn:aws:acm:us-east-1:<account>:certificate/<id>), got: "mta-sts.example.com"'],
+  ])('fails when the certificate is %s', (_name, arn, message) => {
+    // GIVEN
     const { stack, zone } = makeStack();
-    const certificate = acm.Certificate.fromCertificateArn(stack, 'Cert', `arn:aws:acm:eu-west-1:${ACCOUNT}:certificate/abc`);
+    const certificate = acm.Certificate.fromCertificateArn(stack, 'Cert', arn);
+    // WHEN / THEN
     expect(() => new MtaSts(stack, 'MtaSts', enforceProps(zone, { certificate }))).toThrow(
-      '`certificate` must be in us-east-1, the only region CloudFront takes certificates from, got: a certificate in "eu-west-1"',
+      `Invalid MtaSts configuration at Stack/MtaSts (1 problem):\n  - ${message}`,
     );
+    expect(stack.node.findChild('MtaSts').node.children).toEqual([]);
+  });
+
+  test('fails when a token certificate belongs to a stack in another region', () => {
+    // GIVEN
+    const { app, stack, zone } = makeStack();
+    const other = new Stack(app, 'Other', { env: { account: ACCOUNT, region: 'eu-west-1' } });
+    const certificate = new acm.Certificate(other, 'Cert', { domainName: 'mta-sts.example.com' });
+    // WHEN / THEN
+    expect(() => new MtaSts(stack, 'MtaSts', enforceProps(zone, { certificate }))).toThrow(
+      '  - `certificate` must be in us-east-1, the only region CloudFront takes certificates from, got: a certificate in stack region "eu-west-1"',
+    );
+  });
+});
+
+describe('MtaSts domain names', () => {
+  const name56 = `${'a'.repeat(44)}.example.com`; // 56 characters: mta-sts.<name> is 64
+  const name57 = `${'a'.repeat(45)}.example.com`;
+
+  test('accepts a 56-character domain, whose mta-sts name is exactly 64 characters', () => {
+    // GIVEN
+    const { stack, zone } = makeStack();
+    expect(name56).toHaveLength(56);
+    // WHEN
+    new MtaSts(stack, 'MtaSts', enforceProps(zone, { domainName: name56 }));
+    // THEN
+    Template.fromStack(stack).hasResourceProperties('AWS::CertificateManager::Certificate', { DomainName: `mta-sts.${name56}` });
+  });
+
+  test('fails when the domain name is too long for ACM and no certificate is given', () => {
+    // GIVEN
+    const { stack, zone } = makeStack();
+    // WHEN / THEN
+    expect(() => new MtaSts(stack, 'MtaSts', enforceProps(zone, { domainName: name57 }))).toThrow([
+      'Invalid MtaSts configuration at Stack/MtaSts (1 problem):',
+      `  - \`domainName\` must be at most 56 characters so that "mta-sts.${name57}" fits ACM's 64-character limit on a certificate's domain name `
+      + `(or pass a certificate), got: "${name57}" (57 characters)`,
+    ].join('\n'));
+  });
+
+  test('accepts a long domain name with a supplied certificate', () => {
+    const { stack, zone } = makeStack();
+    const certificate = acm.Certificate.fromCertificateArn(stack, 'Cert', `arn:aws:acm:us-east-1:${ACCOUNT}:certificate/abc`);
+    const mtaSts = new MtaSts(stack, 'MtaSts', enforceProps(zone, { domainName: name57, certificate }));
+    expect(mtaSts.policyHost).toBe(`mta-sts.${name57}`);
+    Template.fromStack(stack).resourceCountIs('AWS::CertificateManager::Certificate', 0);
+  });
+
+  test('fails when the domain name is an unresolved token', () => {
+    const { stack, zone } = makeStack();
+    expect(() => new MtaSts(stack, 'MtaSts', enforceProps(zone, { domainName: Token.asString({ Ref: 'Domain' }) }))).toThrow(
+      '  - `domainName` must be known at synthesis time, since it names the domain\'s resources and records, got: an unresolved token',
+    );
+  });
+});
+
+describe('MtaSts publishing a domain once per app', () => {
+  test('fails when two MtaSts in one app publish the same domain, naming both paths', () => {
+    // GIVEN
+    const { app, stack, zone } = makeStack();
+    new MtaSts(stack, 'First', enforceProps(zone));
+    const other = new Stack(app, 'Other', { env: { account: ACCOUNT, region: 'us-east-1' } });
+    const otherZone = route53.HostedZone.fromHostedZoneAttributes(other, 'Zone', { hostedZoneId: 'Z0123456789', zoneName: 'example.com' });
+    // WHEN / THEN
+    expect(() => new MtaSts(other, 'Second', enforceProps(otherZone))).toThrow([
+      'Invalid MtaSts configuration at Other/Second (1 problem):',
+      '  - `domainName` "example.com" is already published by Stack/First; one app may publish a policy domain only once, '
+      + 'got: "example.com" again at Other/Second',
+    ].join('\n'));
+  });
+
+  test('fails when MtaStsDomains already publishes the domain, naming both paths', () => {
+    // GIVEN
+    const { stack, zone } = makeStack();
+    new MtaStsDomains(stack, 'Domains', { mx: ['mx1.example.com'], tlsRpt: { rua: ['mailto:r@example.com'] }, domains: [{ hostedZone: zone }] });
+    // WHEN / THEN
+    expect(() => new MtaSts(stack, 'MtaSts', enforceProps(zone))).toThrow([
+      'Invalid MtaSts configuration at Stack/MtaSts (1 problem):',
+      '  - `domainName` "example.com" is already published by Stack/Domains; one app may publish a policy domain only once, '
+      + 'got: "example.com" again at Stack/MtaSts',
+    ].join('\n'));
+  });
+
+  test('allows the same domain in two separate apps', () => {
+    const first = makeStack();
+    const second = makeStack();
+    new MtaSts(first.stack, 'MtaSts', enforceProps(first.zone));
+    expect(() => new MtaSts(second.stack, 'MtaSts', enforceProps(second.zone))).not.toThrow();
   });
 });
 
@@ -377,7 +743,7 @@ describe('MtaSts validation', () => {
       tlsRpt: { rua: ['http://r.example.com'] },
     })).toThrow([
       'Invalid MtaSts configuration at Stack/MtaSts (4 problems):',
-      '  - `domainName` must be the hosted zone\'s name (example.com) or a name below it, got: "other.org"',
+      '  - `domainName` must be the hosted zone\'s name (example.com), a name below it, or the domain whose mta-sts name the zone is (delegated), got: "other.org"',
       '  - `mx[1]` must be a hostname or *.hostname and must be a bare hostname: no scheme, port, path or address, got: "mx1.example.com:25"',
       '  - `maxAge` must be between 0 and 31557600 seconds (about one year), got: 31557601 s',
       '  - `tlsRpt.rua[0]` must be a mailto: address or an https: URL, got: "http://r.example.com"',
