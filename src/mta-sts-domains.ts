@@ -17,6 +17,7 @@ import { placeResources } from './private/placement';
 import { analysePolicy } from './private/policy-rules';
 import { PolicyDomainResources, publishPolicyDomain, recordNamesOf } from './private/policy-domain';
 import { createOriginAccessControl, createPolicyBucket } from './private/policy-store';
+import { MAX_STACK_RESOURCES } from './private/publisher';
 import { throwIfProblems } from './private/problems';
 import { registerPolicyDomain } from './private/registry';
 import { tlsRptProblems } from './private/tls-rpt-rules';
@@ -146,8 +147,6 @@ interface DomainPlan {
   readonly tlsRpt?: TlsRptRecord;
 }
 
-/** CloudFormation's quota of resources per stack. */
-const MAX_STACK_RESOURCES = 500;
 /** Resources shared by all domains: bucket, bucket policy, origin access control, publisher function and role. */
 const SHARED_RESOURCES = 5;
 
@@ -204,7 +203,7 @@ export class MtaStsDomains extends Construct {
         + `split them over several stacks, got: ${this.plans.size} domains, ${resourceCount} resources`);
     }
     const placement = placeResources(this, {
-      zones: props.domains.map(options => options.hostedZone),
+      zones: props.domains.map((options, index) => ({ zone: options.hostedZone, prop: `domains[${index}].hostedZone` })),
       certificateSupplied: false,
     });
     placement.problems.forEach(problem => problems.add(problem));

@@ -173,7 +173,7 @@ export class MtaSts extends Construct {
         ? suppliedCertificateProblems(props.certificate, 'certificate')
         : domain.problems.length === 0 ? certificateNameProblems(policyHostOf(domain.domainName), 'domainName', domain.domainName) : []),
     ];
-    const placement = placeResources(this, { zones: [props.hostedZone], certificateSupplied: props.certificate !== undefined });
+    const placement = placeResources(this, { zones: [{ zone: props.hostedZone, prop: 'hostedZone' }], certificateSupplied: props.certificate !== undefined });
     problems.push(...placement.problems);
     if (problems.length === 0) {
       const duplicate = registerPolicyDomain(this, domain.domainName, new MtaStsPolicy(props));

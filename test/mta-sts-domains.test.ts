@@ -140,7 +140,7 @@ describe('MtaStsDomains with 30 domains in their own zones', () => {
       {
         Effect: 'Allow',
         Action: ['s3:PutObject', 's3:DeleteObject'],
-        Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucket, 'Arn'] }, '/policies/*']] },
+        Resource: [{ 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucket, 'Arn'] }, '/policies/*']] }],
       },
     ]);
   });
@@ -396,7 +396,7 @@ describe('MtaStsDomains options', () => {
     expect(domains.tlsRptRecordFor('a.example')).toBeUndefined();
     expect(domains.tlsRptRecordFor('b.example')).toBeDefined();
     expect(domains.policyUrlFor('b.example')).toBe('https://mta-sts.b.example/.well-known/mta-sts.txt');
-    Annotations.fromStack(stack).hasWarning('/Stack/MtaSts/a.example', Match.stringLikeRegexp('a.example: no `tlsRpt` given'));
+    Annotations.fromStack(stack).hasWarning('/Stack/MtaSts', Match.stringLikeRegexp('a.example: no `tlsRpt` given'));
     const template = Template.fromStack(stack);
     template.hasResourceProperties('AWS::Route53::RecordSet', {
       Name: '_smtp._tls.b.example.', ResourceRecords: ['"v=TLSRPTv1; rua=https://r.b.example/v1"'],
@@ -530,7 +530,7 @@ describe('MtaStsDomains validation', () => {
       domains: [{ hostedZone: zone(stack, 'a.example') }, { hostedZone: newZone }],
     })).toThrow([
       'Invalid MtaStsDomains configuration at Stack/MtaSts (1 problem):',
-      '  - `hostedZone` must have a literal hosted zone id when the stack is outside us-east-1, since the construct\'s resources are then '
+      '  - `domains[1].hostedZone` must have a literal hosted zone id when the stack is outside us-east-1, since the construct\'s resources are then '
       + 'created in a companion stack in us-east-1: import the zone with HostedZone.fromHostedZoneAttributes, '
       + 'got: a zone whose id is an unresolved token (stack "Stack" in eu-west-1)',
     ].join('\n'));
@@ -574,5 +574,23 @@ describe('MtaStsDomains validation', () => {
     expect(() => domains.publicationFor('other.example')).toThrow('`domainName` must be one of the domains of Stack/MtaSts, got: "other.example"');
     expect(() => domains.certificateFor('other.example')).toThrow('`domainName` must be one of the domains of Stack/MtaSts, got: "other.example"');
     expect(() => domains.policyIdFor('other.example')).toThrow('`domainName` must be one of the domains of Stack/MtaSts, got: "other.example"');
+  });
+});
+
+describe('several MtaStsDomains in one stack', () => {
+  test('fails synthesis when together they exceed CloudFormation\'s 500 resources per stack', () => {
+    // GIVEN: two constructs of 80 domains each, each fine on its own (2 x (5 + 80 x 6) - 2 shared publisher resources = 968)
+    const app = new App();
+    const stack = new Stack(app, 'Stack', { env: { account: ACCOUNT, region: 'us-east-1' } });
+    for (const name of ['First', 'Second']) {
+      new MtaStsDomains(stack, name, {
+        mx: ['mx.example.net'],
+        tlsRpt: { rua: ['mailto:r@example.net'] },
+        domains: Array.from({ length: 80 }, (_, i) => ({ hostedZone: zone(stack, `${name.toLowerCase()}${i}.example`) })),
+      });
+    }
+    // WHEN / THEN
+    expect(() => app.synth()).toThrow(
+      'stack Stack must hold at most 500 resources (CloudFormation\'s limit); spread the MtaSts and MtaStsDomains constructs over several stacks, got: 968 resources');
   });
 });

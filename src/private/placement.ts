@@ -12,8 +12,8 @@ export interface Placement {
 }
 
 export interface PlacementProps {
-  /** The hosted zones the resources write to. */
-  readonly zones: route53.IHostedZone[];
+  /** The hosted zones the resources write to, each with the prop that gave it (`hostedZone`, `domains[2].hostedZone`). */
+  readonly zones: ReadonlyArray<{ readonly zone: route53.IHostedZone; readonly prop: string }>;
   /** Whether the user supplied the certificate (then nothing needs us-east-1). */
   readonly certificateSupplied: boolean;
 }
@@ -48,11 +48,10 @@ export function placeResources(construct: Construct, props: PlacementProps): Pla
   if (stack.region === CLOUDFRONT_CERTIFICATE_REGION) {
     return { problems: [], scope: () => construct };
   }
-  const problems = props.zones.some(zone => Token.isUnresolved(zone.hostedZoneId)) ? [
-    `\`hostedZone\` must have a literal hosted zone id when the stack is outside ${CLOUDFRONT_CERTIFICATE_REGION}, since the construct's `
+  const problems = props.zones.filter(({ zone }) => Token.isUnresolved(zone.hostedZoneId)).map(({ prop }) =>
+    `\`${prop}\` must have a literal hosted zone id when the stack is outside ${CLOUDFRONT_CERTIFICATE_REGION}, since the construct's `
     + `resources are then created in a companion stack in ${CLOUDFRONT_CERTIFICATE_REGION}: import the zone with `
-    + `HostedZone.fromHostedZoneAttributes, got: a zone whose id is an unresolved token (stack ${quote(stack.stackName)} in ${stack.region})`,
-  ] : [];
+    + `HostedZone.fromHostedZoneAttributes, got: a zone whose id is an unresolved token (stack ${quote(stack.stackName)} in ${stack.region})`);
   return {
     problems,
     scope: () => new Construct(companionStack(stack), Names.uniqueId(construct)),

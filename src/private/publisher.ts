@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Aws, CustomResource, CustomResourceProvider, CustomResourceProviderRuntime, Duration, Stack } from 'aws-cdk-lib';
+import { Aws, CfnResource, CustomResource, CustomResourceProvider, CustomResourceProviderRuntime, Duration, Lazy, Stack } from 'aws-cdk-lib';
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct, IDependable } from 'constructs';
@@ -17,16 +17,16 @@ const HANDLER_DIRECTORY = path.join(__dirname, '..', '..', 'assets', 'handlers',
 /** The construct id of the stack's publisher function (its logical ids derive from it). */
 const PROVIDER_ID = 'MtaStsPolicyPublisher';
 
-/** Grants already given to the stack's publisher function, so each is added once. */
-const GRANTED = new WeakMap<Stack, Set<string>>();
+/** Per stack: the buckets whose policies/ prefix the publisher may write, by construct path. */
+const BUCKETS = new WeakMap<Stack, Map<string, s3.IBucket>>();
 
 /**
  * The stack's one publisher function (aws-cdk-lib's CustomResourceProvider: a Lambda function
  * and its role, shared by every publication of the stack), with the grants for `bucket`.
  *
- * Grants do not grow with the number of policies or domains: per bucket, one statement for
- * objects under `policies/`; per stack, one statement for TXT records named `_mta-sts.*`
- * (Route 53's record-name condition) and the reads the publisher needs.
+ * Grants do not grow with the number of policies or domains: one statement for TXT records
+ * named `_mta-sts.*` (Route 53's record-name condition), one for the reads the publisher needs,
+ * and one for objects under `policies/` of each bucket of the stack.
  */
 function publisherFor(scope: Construct, bucket: s3.IBucket): CustomResourceProvider {
   if (!fs.existsSync(path.join(HANDLER_DIRECTORY, 'index.js'))) {
@@ -40,34 +40,54 @@ function publisherFor(scope: Construct, bucket: s3.IBucket): CustomResourceProvi
     timeout: Duration.minutes(10),
     description: 'cdk-mta-sts: writes MTA-STS policy files, then announces them in _mta-sts TXT records',
   });
-  const granted = GRANTED.get(stack) ?? new Set<string>();
-  GRANTED.set(stack, granted);
-  const grant = (key: string, statement: Record<string, unknown>) => {
-    if (!granted.has(key)) {
-      granted.add(key);
-      provider.addToRolePolicy(statement);
-    }
-  };
-  grant('route53', {
-    Effect: 'Allow',
-    Action: ['route53:ChangeResourceRecordSets'],
-    Resource: `arn:${Aws.PARTITION}:route53:::hostedzone/*`,
-    Condition: {
-      'ForAllValues:StringLike': { 'route53:ChangeResourceRecordSetsNormalizedRecordNames': ['_mta-sts.*'] },
-      'ForAllValues:StringEquals': { 'route53:ChangeResourceRecordSetsRecordTypes': ['TXT'] },
-    },
-  });
-  grant('route53-read', {
-    Effect: 'Allow',
-    Action: ['route53:ListResourceRecordSets', 'route53:GetChange'],
-    Resource: [`arn:${Aws.PARTITION}:route53:::hostedzone/*`, `arn:${Aws.PARTITION}:route53:::change/*`],
-  });
-  grant(`s3:${bucket.node.path}`, {
-    Effect: 'Allow',
-    Action: ['s3:PutObject', 's3:DeleteObject'],
-    Resource: bucket.arnForObjects(`${POLICY_PREFIX}/*`),
-  });
+  let buckets = BUCKETS.get(stack);
+  if (!buckets) {
+    buckets = new Map();
+    BUCKETS.set(stack, buckets);
+    stack.node.addValidation({ validate: () => stackSizeProblems(stack) });
+    // Added once per stack, when the provider is first used.
+    provider.addToRolePolicy({
+      Effect: 'Allow',
+      Action: ['route53:ChangeResourceRecordSets'],
+      Resource: `arn:${Aws.PARTITION}:route53:::hostedzone/*`,
+      Condition: {
+        'ForAllValues:StringLike': { 'route53:ChangeResourceRecordSetsNormalizedRecordNames': ['_mta-sts.*'] },
+        'ForAllValues:StringEquals': { 'route53:ChangeResourceRecordSetsRecordTypes': ['TXT'] },
+      },
+    });
+    provider.addToRolePolicy({
+      Effect: 'Allow',
+      Action: ['route53:ListResourceRecordSets', 'route53:GetChange'],
+      Resource: [`arn:${Aws.PARTITION}:route53:::hostedzone/*`, `arn:${Aws.PARTITION}:route53:::change/*`],
+    });
+    // One statement for every bucket of the stack, in construct-path order, so the role does
+    // not change when constructs are created in another order.
+    const known = buckets;
+    provider.addToRolePolicy({
+      Effect: 'Allow',
+      Action: ['s3:PutObject', 's3:DeleteObject'],
+      Resource: Lazy.any({
+        produce: () => [...known.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, bucket]) => bucket.arnForObjects(`${POLICY_PREFIX}/*`)),
+      }),
+    });
+  }
+  buckets.set(bucket.node.path, bucket);
   return provider;
+}
+
+/** CloudFormation's quota of resources per stack. */
+export const MAX_STACK_RESOURCES = 500;
+
+/**
+ * Fails synthesis, with this library's message, when a stack holding MTA-STS publications has
+ * more resources than CloudFormation accepts (several constructs in one stack add up).
+ */
+function stackSizeProblems(stack: Stack): string[] {
+  const count = stack.node.findAll().filter(node => CfnResource.isCfnResource(node) && Stack.of(node) === stack).length;
+  return count <= MAX_STACK_RESOURCES ? [] : [
+    `stack ${stack.stackName} must hold at most ${MAX_STACK_RESOURCES} resources (CloudFormation's limit); spread the MtaSts and MtaStsDomains `
+    + `constructs over several stacks, got: ${count} resources`,
+  ];
 }
 
 export interface PublicationProps {
