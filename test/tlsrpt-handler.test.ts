@@ -87,7 +87,7 @@ function withId(report: Record<string, unknown>, id: string): Record<string, unk
   return { ...report, 'report-id': id };
 }
 
-const REPORT_KEY = /^reports\/policy_domain=example\.com\/date=2024-09-03\/[0-9a-f]{32}\.json$/;
+const REPORT_KEY = /^reports\/policy_domain=example\.com\/report_date=2024-09-03\/[0-9a-f]{32}\.json$/;
 
 describe('storing valid reports', () => {
   test('a Google-style gzip attachment is stored once as normalised JSON under its domain and date', async () => {
@@ -130,7 +130,7 @@ describe('storing valid reports', () => {
 
   test('the RFC 8460 example is stored with its failure details and counted by result type', async () => {
     const result = await deliver(gzipReportMessage(rfcExampleReport(), { domain: 'company-y.example' }));
-    expect(result.written).toEqual([expect.stringMatching(/^reports\/policy_domain=company-y\.example\/date=2016-04-01\/[0-9a-f]{32}\.json$/)]);
+    expect(result.written).toEqual([expect.stringMatching(/^reports\/policy_domain=company-y\.example\/report_date=2016-04-01\/[0-9a-f]{32}\.json$/)]);
     const stored = await server.json(result.written[0]);
     expect(stored.failure_details).toEqual([
       {
@@ -260,19 +260,19 @@ describe('storing valid reports', () => {
   test('a report for a domain not configured is kept apart and not counted', async () => {
     const report = { ...googleReport(), policies: [{ ...(googleReport().policies as any[])[0], policy: { 'policy-type': 'sts', 'policy-domain': 'stranger.example' } }] };
     const result = await deliver(gzipReportMessage(report, { domain: 'stranger.example' }));
-    expect(result.written).toEqual([expect.stringMatching(/^unconfigured\/policy_domain=stranger\.example\/date=2024-09-03\/[0-9a-f]{32}\.json$/)]);
+    expect(result.written).toEqual([expect.stringMatching(/^unconfigured\/policy_domain=stranger\.example\/report_date=2024-09-03\/[0-9a-f]{32}\.json$/)]);
     expect(metricValues(result)).toEqual({ 'Reports{Outcome=unconfigured}': 1, 'Messages{Outcome=accepted}': 1 });
   });
 });
 
 describe('keeping what is not a usable report', () => {
-  const REJECTED = (id: string) => [`rejected/date=2024-09-04/${id}.eml`, `rejected/date=2024-09-04/${id}.json`];
+  const REJECTED = (id: string) => [`rejected/received_date=2024-09-04/${id}.eml`, `rejected/received_date=2024-09-04/${id}.json`];
 
   async function expectRejected(result: Run, reason: string, detail: RegExp): Promise<void> {
     const id = result.results[0].messageId;
     expect(result.results[0]).toMatchObject({ outcome: 'rejected', reason });
     expect(result.written).toEqual(REJECTED(id));
-    expect(await server.json(`rejected/date=2024-09-04/${id}.json`)).toMatchObject({
+    expect(await server.json(`rejected/received_date=2024-09-04/${id}.json`)).toMatchObject({
       reason,
       detail: expect.stringMatching(detail),
       messageId: id,
@@ -288,9 +288,9 @@ describe('keeping what is not a usable report', () => {
     const result = await deliver(raw, { dkim: 'FAIL' });
     const id = result.results[0].messageId;
     expect(result.results[0]).toMatchObject({ outcome: 'quarantined', reason: 'dkim-not-pass' });
-    expect(result.written).toEqual([`quarantine/date=2024-09-04/${id}.eml`, `quarantine/date=2024-09-04/${id}.json`]);
-    expect(await server.text(`quarantine/date=2024-09-04/${id}.eml`)).toBe(raw.toString('latin1'));
-    expect(await server.json(`quarantine/date=2024-09-04/${id}.json`)).toMatchObject({ reason: 'dkim-not-pass', verdicts: { dkim: 'FAIL' } });
+    expect(result.written).toEqual([`quarantine/received_date=2024-09-04/${id}.eml`, `quarantine/received_date=2024-09-04/${id}.json`]);
+    expect(await server.text(`quarantine/received_date=2024-09-04/${id}.eml`)).toBe(raw.toString('latin1'));
+    expect(await server.json(`quarantine/received_date=2024-09-04/${id}.json`)).toMatchObject({ reason: 'dkim-not-pass', verdicts: { dkim: 'FAIL' } });
     expect(metricValues(result)).toEqual({ 'Messages{Outcome=quarantined}': 1 });
   });
 
@@ -340,7 +340,7 @@ describe('keeping what is not a usable report', () => {
   test('a receipt event for a message that was never stored is rejected with a note only', async () => {
     const result = await handle(sesEvent('never-stored'));
     expect(result.results[0]).toMatchObject({ outcome: 'rejected', reason: 'raw-message-missing' });
-    expect(result.written).toEqual(['rejected/date=2024-09-04/never-stored.json']);
+    expect(result.written).toEqual(['rejected/received_date=2024-09-04/never-stored.json']);
   });
 
   test('a name of the report file is kept in the rejection when the part is garbage', async () => {

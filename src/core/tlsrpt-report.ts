@@ -338,9 +338,9 @@ export const STORAGE_PREFIXES = {
   rejected: 'rejected/',
 } as const;
 
-/** The Hive-style partition of a report object: `policy_domain=<domain>/date=<yyyy-MM-dd>/`. */
+/** The Hive-style partition of a report object: `policy_domain=<domain>/report_date=<yyyy-MM-dd>/` (the UTC date the report starts). */
 export function reportPartition(report: PolicyReport): string {
-  return `policy_domain=${report.policy_domain}/date=${dateOf(report.start_datetime)}/`;
+  return `policy_domain=${report.policy_domain}/report_date=${dateOf(report.start_datetime)}/`;
 }
 
 /**

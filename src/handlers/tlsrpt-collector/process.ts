@@ -206,7 +206,7 @@ async function keepMessage(
   deps: CollectorDeps, prefix: string, receivedDate: string, envelope: { messageId: string; rawKey: string },
   reason: string, detail: string,
 ): Promise<string[]> {
-  const base = `${prefix}date=${receivedDate}/${envelope.messageId}`;
+  const base = `${prefix}received_date=${receivedDate}/${envelope.messageId}`;
   const written: string[] = [];
   if (reason !== 'raw-message-missing') {
     try {
