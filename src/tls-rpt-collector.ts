@@ -53,6 +53,15 @@ export interface TlsRptCollectorProps {
   readonly receivingDomain?: string;
 
   /**
+   * Also receive reports POSTed over HTTPS (RFC 8460 §5.4) at a Lambda function URL, published
+   * as `httpsRua`. No big sender is known to POST (they email); smaller MTAs may.
+   *
+   * @default false
+   * @see https://www.rfc-editor.org/rfc/rfc8460#section-5.4
+   */
+  readonly httpsReception?: boolean;
+
+  /**
    * The local part of the receiving address.
    *
    * @default 'reports'
@@ -198,6 +207,14 @@ export class TlsRptCollector extends Construct {
   /** The Glue (Athena) table of the normalised reports. */
   public readonly tableName: string;
 
+  /**
+   * The `https:` URI of the function URL receiving POSTed reports (an unresolved token), when
+   * `httpsReception` is on. Put it after `rua`.
+   */
+  public readonly httpsRua?: string;
+  /** The function behind `httpsRua`, when `httpsReception` is on. */
+  public readonly httpsProcessor?: lambda.IFunction;
+
   /** The bucket: `raw/`, `reports/`, `unconfigured/`, `quarantine/`, `rejected/`. */
   public readonly bucket: s3.IBucket;
   /** The processing function. */
@@ -272,40 +289,56 @@ export class TlsRptCollector extends Construct {
     this.bucket = bucket;
 
     // Processing.
-    const logGroup = new logs.LogGroup(this, 'ProcessorLogs', {
-      retention: props.logRetention ?? logs.RetentionDays.ONE_YEAR,
-      removalPolicy: RemovalPolicy.RETAIN,
-    });
-    const processor = new lambda.Function(this, 'Processor', {
-      description: 'Stores TLS-RPT reports received by SES and emits their metrics (cdk-mta-sts TlsRptCollector)',
-      runtime: lambda.Runtime.NODEJS_22_X,
-      architecture: lambda.Architecture.ARM_64,
-      handler: 'index.handler',
-      code: lambda.Code.fromAsset(collectorBundleDir('index')),
-      // Room for a 10 MiB message, its decoded attachment and a 16 MiB report.
-      memorySize: 512,
-      timeout: Duration.minutes(1),
-      // Async invocations from SES: storage errors are retried; write-once keys make retries harmless.
-      retryAttempts: 2,
-      logGroup,
-      environment: {
-        TLSRPT_BUCKET: bucket.bucketName,
-        TLSRPT_POLICY_DOMAINS: Lazy.string({ produce: () => this.policyDomainNames.join(',') }),
-        TLSRPT_METRIC_NAMESPACE: this.metricNamespace,
-        TLSRPT_MAX_MESSAGE_BYTES: String(maxMessageBytes),
-        TLSRPT_MAX_REPORT_BYTES: String(maxReportBytes),
-      },
-    });
+    const environment = {
+      TLSRPT_BUCKET: bucket.bucketName,
+      TLSRPT_POLICY_DOMAINS: Lazy.string({ produce: () => this.policyDomainNames.join(',') }),
+      TLSRPT_METRIC_NAMESPACE: this.metricNamespace,
+      TLSRPT_MAX_MESSAGE_BYTES: String(maxMessageBytes),
+      TLSRPT_MAX_REPORT_BYTES: String(maxReportBytes),
+    };
+    const code = lambda.Code.fromAsset(collectorBundleDir('index'));
+    const createProcessor = (functionId: string, handler: string, description: string, writes: string[]): lambda.Function => {
+      const fn = new lambda.Function(this, functionId, {
+        description,
+        runtime: lambda.Runtime.NODEJS_22_X,
+        architecture: lambda.Architecture.ARM_64,
+        handler,
+        code,
+        // Room for a 10 MiB message, its decoded attachment and a 16 MiB report.
+        memorySize: 512,
+        timeout: Duration.minutes(1),
+        logGroup: new logs.LogGroup(this, `${functionId}Logs`, {
+          retention: props.logRetention ?? logs.RetentionDays.ONE_YEAR,
+          removalPolicy: RemovalPolicy.RETAIN,
+        }),
+        environment,
+      });
+      fn.addToRolePolicy(new iam.PolicyStatement({
+        actions: ['s3:PutObject'],
+        resources: writes.map(prefix => bucket.arnForObjects(`${prefix}*`)),
+      }));
+      return fn;
+    };
+    const processor = createProcessor('Processor', 'index.handler',
+      'Stores TLS-RPT reports received by SES and emits their metrics (cdk-mta-sts TlsRptCollector)',
+      [STORAGE_PREFIXES.reports, STORAGE_PREFIXES.unconfigured, STORAGE_PREFIXES.quarantine, STORAGE_PREFIXES.rejected]);
+    // Async invocations from SES: storage errors are retried; write-once keys make retries harmless.
+    processor.configureAsyncInvoke({ retryAttempts: 2 });
     processor.addToRolePolicy(new iam.PolicyStatement({
       actions: ['s3:GetObject'],
       resources: [bucket.arnForObjects(`${STORAGE_PREFIXES.raw}*`)],
     }));
-    processor.addToRolePolicy(new iam.PolicyStatement({
-      actions: ['s3:PutObject'],
-      resources: [STORAGE_PREFIXES.reports, STORAGE_PREFIXES.unconfigured, STORAGE_PREFIXES.quarantine, STORAGE_PREFIXES.rejected]
-        .map(prefix => bucket.arnForObjects(`${prefix}*`)),
-    }));
     this.processor = processor;
+
+    if (props.httpsReception) {
+      const httpsProcessor = createProcessor('HttpsProcessor', 'index.httpsHandler',
+        'Stores TLS-RPT reports POSTed over HTTPS (RFC 8460 section 5.4) (cdk-mta-sts TlsRptCollector)',
+        [STORAGE_PREFIXES.reports, STORAGE_PREFIXES.unconfigured, STORAGE_PREFIXES.rejected]);
+      // RFC 8460 §5.4: reporters POST without credentials; only configured domains are counted.
+      const url = httpsProcessor.addFunctionUrl({ authType: lambda.FunctionUrlAuthType.NONE });
+      this.httpsProcessor = httpsProcessor;
+      this.httpsRua = url.url;
+    }
 
     // Reception.
     this.emailIdentity = new ses.EmailIdentity(this, 'Identity', {

@@ -94,6 +94,30 @@ describe('reception', () => {
   });
 });
 
+describe('HTTPS reception', () => {
+  test('is off by default', () => {
+    const { collector, template } = collectorStack();
+    expect(collector.httpsRua).toBeUndefined();
+    template().resourceCountIs('AWS::Lambda::Url', 0);
+  });
+
+  test('adds a function URL without auth in front of the HTTPS handler, which may not read raw messages', () => {
+    const { stack, collector, template } = collectorStack('eu-west-1', { httpsReception: true });
+    const t = template();
+    t.hasResourceProperties('AWS::Lambda::Url', {
+      AuthType: 'NONE',
+      TargetFunctionArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('CollectorHttpsProcessor'), 'Arn'] },
+    });
+    t.hasResourceProperties('AWS::Lambda::Function', {
+      Handler: 'index.httpsHandler',
+      Environment: { Variables: Match.objectLike({ TLSRPT_BUCKET: { Ref: Match.stringLikeRegexp('CollectorBucket') } }) },
+    });
+    expect(stack.resolve(collector.httpsRua)).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^CollectorHttpsProcessorFunctionUrl/), 'FunctionUrl'] });
+    const policy = Object.entries(t.findResources('AWS::IAM::Policy')).find(([id]) => id.startsWith('CollectorHttpsProcessor'))![1];
+    expect(policy.Properties.PolicyDocument.Statement).toEqual([expect.objectContaining({ Action: 's3:PutObject' })]);
+  });
+});
+
 describe('region check', () => {
   test('fails when SES cannot receive email in the stack region', () => {
     expect(() => collectorStack('ap-south-1')).toThrow(
@@ -306,7 +330,10 @@ test('fails when several props are invalid, listing every problem at once', () =
 
 test('cdk-nag AwsSolutions finds nothing unsuppressed in the collector', () => {
   // GIVEN
-  const { app, stack, collector } = collectorStack('us-east-1', { policyDomains: [{ domainName: 'example.com', mode: MtaStsMode.ENFORCE }] });
+  const { app, stack, collector } = collectorStack('us-east-1', {
+    policyDomains: [{ domainName: 'example.com', mode: MtaStsMode.ENFORCE }],
+    httpsReception: true,
+  });
   expect(collector).toBeDefined();
   // WHEN
   Aspects.of(app).add(new AwsSolutionsChecks({ verbose: true }));
@@ -324,5 +351,7 @@ test('cdk-nag AwsSolutions finds nothing unsuppressed in the collector', () => {
     'Stack/Collector/Bucket/Resource: AwsSolutions-S1',
     'Stack/Collector/Processor/ServiceRole/Resource: AwsSolutions-IAM4',
     'Stack/Collector/Processor/ServiceRole/DefaultPolicy/Resource: AwsSolutions-IAM5',
+    'Stack/Collector/HttpsProcessor/ServiceRole/Resource: AwsSolutions-IAM4',
+    'Stack/Collector/HttpsProcessor/ServiceRole/DefaultPolicy/Resource: AwsSolutions-IAM5',
   ]);
 });

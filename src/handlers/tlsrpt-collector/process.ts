@@ -3,7 +3,7 @@ import { MetricsLog, OUTCOME } from './metrics';
 import { parseMimeMessage, headerOf } from './mime';
 import { Rejection, decodeReport, findReportPart } from './report-part';
 import {
-  PolicyReport, STORAGE_PREFIXES, parseTlsRptReport, reportObjectName, reportPartition, normaliseDomainName,
+  PolicyReport, STORAGE_PREFIXES, normaliseDomainName, parseTlsRptReport, reportObjectName, reportPartition,
 } from '../../core/tlsrpt-report';
 
 /** What the handler is configured with (from its environment in Lambda). */
@@ -106,13 +106,7 @@ async function handleMessage(ses: SesReceiptEvent['Records'][number]['ses'], dep
       reportDomain: headerOf(message, 'tls-report-domain') ?? null,
       submitter: headerOf(message, 'tls-report-submitter') ?? null,
     };
-    const json = decodeReport(findReportPart(message.parts), config.maxReportBytes);
-    const parsed = parseTlsRptReport(json);
-    if (!parsed.report) {
-      const reason = parsed.problems[0]?.startsWith('report must be JSON') ? 'invalid-json' : 'invalid-report';
-      throw new Rejection(reason, parsed.problems.join('; '));
-    }
-    reports = parsed.report.policies;
+    reports = parseOrReject(decodeReport(findReportPart(message.parts), config.maxReportBytes));
   } catch (error) {
     if (!(error instanceof Rejection)) {
       throw error;
@@ -122,13 +116,35 @@ async function handleMessage(ses: SesReceiptEvent['Records'][number]['ses'], dep
     return { messageId, outcome: 'rejected', reason: error.reason, written, duplicates: [] };
   }
 
+  const { written, duplicates } = await storeReports(deps, metrics, reports, { messageId, receivedDate, submitter: reportHeaders.submitter });
+  metrics.message(OUTCOME.accepted);
+  return { messageId, outcome: 'accepted', written, duplicates };
+}
+
+/** Where a report came from, stored with it. */
+export interface ReportOrigin {
+  /** The SES message id, or `https-<request id>` for a report POSTed over HTTPS. */
+  readonly messageId: string;
+  readonly receivedDate: string;
+  /** The TLS-Report-Submitter header, when given. */
+  readonly submitter: string | null;
+}
+
+/**
+ * Stores each policy report once (S3 conditional write): configured domains under `reports/`
+ * and counted, others under `unconfigured/` and not counted. Objects that already existed are
+ * duplicates: neither stored nor counted again.
+ */
+export async function storeReports(
+  deps: CollectorDeps, metrics: MetricsLog, reports: readonly PolicyReport[], origin: ReportOrigin,
+): Promise<{ written: string[]; duplicates: string[] }> {
   const written: string[] = [];
   const duplicates: string[] = [];
   for (const report of reports) {
-    const configured = config.policyDomains.has(report.policy_domain);
+    const configured = deps.config.policyDomains.has(report.policy_domain);
     const prefix = configured ? STORAGE_PREFIXES.reports : STORAGE_PREFIXES.unconfigured;
     const key = `${prefix}${reportPartition(report)}${reportObjectName(report)}`;
-    const stored = { ...report, message_id: messageId, received_date: receivedDate, submitter: reportHeaders.submitter };
+    const stored = { ...report, message_id: origin.messageId, received_date: origin.receivedDate, submitter: origin.submitter };
     // One line of JSON per object: the query table's SerDe reads one record per line.
     const created = await putOnce(deps, key, `${JSON.stringify(stored)}\n`, 'application/json');
     if (!created) {
@@ -144,8 +160,17 @@ async function handleMessage(ses: SesReceiptEvent['Records'][number]['ses'], dep
       metrics.report(OUTCOME.unconfigured);
     }
   }
-  metrics.message(OUTCOME.accepted);
-  return { messageId, outcome: 'accepted', written, duplicates };
+  return { written, duplicates };
+}
+
+/** Parses a report's JSON text into policy reports, or throws a Rejection with every problem. */
+export function parseOrReject(json: string): PolicyReport[] {
+  const parsed = parseTlsRptReport(json);
+  if (!parsed.report) {
+    const reason = parsed.problems[0]?.startsWith('report must be JSON') ? 'invalid-json' : 'invalid-report';
+    throw new Rejection(reason, parsed.problems.join('; '));
+  }
+  return parsed.report.policies;
 }
 
 /** Reads the raw message, refusing to read more than the configured size. */
@@ -182,7 +207,7 @@ async function readRaw(deps: CollectorDeps, key: string): Promise<Buffer> {
  * Writes an object only if no object has the key (S3 conditional write, `If-None-Match: *`).
  * Returns false when it existed: S3 answers 412 Precondition Failed (or 409 on a concurrent write).
  */
-async function putOnce(deps: CollectorDeps, key: string, body: string, contentType: string): Promise<boolean> {
+async function putOnce(deps: CollectorDeps, key: string, body: string | Buffer, contentType: string): Promise<boolean> {
   try {
     await deps.s3.send(new PutObjectCommand({
       Bucket: deps.config.bucket,
@@ -202,13 +227,17 @@ async function putOnce(deps: CollectorDeps, key: string, body: string, contentTy
 }
 
 /** Keeps a quarantined or rejected message: a copy of the raw message and a note with the reason. */
-async function keepMessage(
-  deps: CollectorDeps, prefix: string, receivedDate: string, envelope: { messageId: string; rawKey: string },
-  reason: string, detail: string,
+export async function keepMessage(
+  deps: CollectorDeps, prefix: string, receivedDate: string, envelope: { messageId: string; rawKey?: string },
+  reason: string, detail: string, body?: { bytes: Buffer; extension: string; contentType: string },
 ): Promise<string[]> {
   const base = `${prefix}received_date=${receivedDate}/${envelope.messageId}`;
   const written: string[] = [];
-  if (reason !== 'raw-message-missing') {
+  if (body) {
+    if (await putOnce(deps, `${base}${body.extension}`, body.bytes, body.contentType)) {
+      written.push(`${base}${body.extension}`);
+    }
+  } else if (envelope.rawKey && reason !== 'raw-message-missing') {
     try {
       await deps.s3.send(new CopyObjectCommand({
         Bucket: deps.config.bucket,

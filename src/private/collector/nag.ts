@@ -16,18 +16,27 @@ function collectorSuppressions(bucketLogicalId: string): Readonly<Record<string,
       + 'whose every write is logged by the function itself; server access logs would need a second bucket per collector. '
       + 'Enable CloudTrail S3 data events where object-level audit is required.',
     }],
-    'Processor/ServiceRole/Resource': [{
+    ...processorSuppressions('Processor', bucketLogicalId, [
+      STORAGE_PREFIXES.raw, STORAGE_PREFIXES.reports, STORAGE_PREFIXES.unconfigured, STORAGE_PREFIXES.quarantine, STORAGE_PREFIXES.rejected,
+    ]),
+    ...processorSuppressions('HttpsProcessor', bucketLogicalId, [STORAGE_PREFIXES.reports, STORAGE_PREFIXES.unconfigured, STORAGE_PREFIXES.rejected]),
+  };
+}
+
+function processorSuppressions(id: string, bucketLogicalId: string, prefixes: string[]): Record<string, NagSuppression[]> {
+  return {
+    [`${id}/ServiceRole/Resource`]: [{
       id: 'AwsSolutions-IAM4',
       reason: 'AWSLambdaBasicExecutionRole only lets the collector function write its own CloudWatch logs, which also '
-      + 'carry its embedded metrics; its S3 permissions are separate statements scoped to bucket prefixes.',
+        + 'carry its embedded metrics; its S3 permissions are separate statements scoped to bucket prefixes.',
       appliesTo: ['Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole'],
     }],
-    'Processor/ServiceRole/DefaultPolicy/Resource': [{
+    [`${id}/ServiceRole/DefaultPolicy/Resource`]: [{
       id: 'AwsSolutions-IAM5',
       reason: 'The collector function reads raw messages and writes reports under object keys it derives from each '
-      + 'message (SES message id, policy domain, date), so its S3 statements name key prefixes of its own bucket '
-      + '(raw/, reports/, unconfigured/, quarantine/, rejected/) with a wildcard, never other buckets.',
-      appliesTo: Object.values(STORAGE_PREFIXES).map(prefix => `Resource::<${bucketLogicalId}.Arn>/${prefix}*`),
+        + 'message (message id, policy domain, date), so its S3 statements name key prefixes of its own bucket '
+        + 'with a wildcard, never other buckets.',
+      appliesTo: prefixes.map(prefix => `Resource::<${bucketLogicalId}.Arn>/${prefix}*`),
     }],
   };
 }
