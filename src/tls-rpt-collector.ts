@@ -21,6 +21,9 @@ import { ReceiptRuleSetActivation } from './private/collector/rule-set-activatio
 import { createCollectorBucket } from './private/collector/storage';
 import { throwIfProblems } from './private/problems';
 
+/** The longest comma-separated domain list the processor's environment holds (Lambda: 4 KB for all variables). */
+const MAX_DOMAIN_LIST_LENGTH = 3500;
+
 /**
  * A policy domain whose TLS-RPT reports the collector counts.
  */
@@ -406,6 +409,11 @@ export class TlsRptCollector extends Construct {
         throw new Error(`\`domainName\` ${normalised} was already added to the TLS-RPT collector with mode ${existing}, got: mode ${mode}`);
       }
       return;
+    }
+    const listLength = [...this.domains.keys(), normalised].join(',').length;
+    if (listLength > MAX_DOMAIN_LIST_LENGTH) {
+      throw new Error(`\`domainName\` ${normalised} does not fit: the configured domains would take ${listLength} characters of the `
+        + `processor's environment (Lambda allows 4 KB in all), more than ${MAX_DOMAIN_LIST_LENGTH}; use a second collector, got: ${this.domains.size + 1} domains`);
     }
     this.domains.set(normalised, mode);
     addDomainWidgets(this.dashboard, this.metricNamespace, normalised);

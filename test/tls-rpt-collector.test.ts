@@ -303,6 +303,16 @@ describe('policy domains, metrics and alarms', () => {
       .toThrow('`domainName` example.com was already added to the TLS-RPT collector with mode testing, got: mode enforce');
   });
 
+  test('fails when the configured domains outgrow the processor environment', () => {
+    const { collector } = collectorStack();
+    // 17 characters and a comma each: 194 domains take 3,491 characters, the 195th would make 3,509.
+    const add = (n: number) => collector.addPolicyDomain(`d${String(n).padStart(4, '0')}.example.com`, MtaStsMode.TESTING);
+    for (let n = 0; n < 194; n++) {
+      add(n);
+    }
+    expect(() => add(194)).toThrow(/^`domainName` d0194.example.com does not fit: the configured domains would take 3509 characters .* got: 195 domains$/);
+  });
+
   test('fails when a domain name is not a literal domain name', () => {
     const { collector } = collectorStack();
     expect(() => collector.addPolicyDomain('not a domain', MtaStsMode.TESTING))

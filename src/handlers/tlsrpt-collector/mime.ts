@@ -68,7 +68,8 @@ function collectParts(headers: Map<string, string[]>, body: string, depth: numbe
 
 /** Splits an entity at its first empty line into unfolded headers and the body. */
 function splitEntity(entity: string): { headers: Map<string, string[]>; body: string } {
-  const match = /\r?\n\r?\n/.exec(entity);
+  // An entity may start with its empty line (no headers at all).
+  const match = /^\r?\n/.exec(entity) ?? /\r?\n\r?\n/.exec(entity);
   const headerText = match ? entity.slice(0, match.index) : entity;
   const body = match ? entity.slice(match.index + match[0].length) : '';
   const headers = new Map<string, string[]>();
@@ -92,13 +93,14 @@ function splitMultipart(body: string, boundary: string): string[] {
   let current: string[] | undefined;
   for (const line of body.split(/\n/)) {
     const bare = line.replace(/\r$/, '');
-    if (bare.startsWith(delimiter)) {
-      const rest = bare.slice(delimiter.length);
+    // A delimiter line is the boundary alone, or followed by `--` (the last), then optional white space.
+    const rest = bare.startsWith(delimiter) ? bare.slice(delimiter.length).trimEnd() : undefined;
+    if (rest === '' || rest === '--') {
       if (current) {
         // The line break before a delimiter belongs to the delimiter (RFC 2046 §5.1.1).
         children.push(current.join('\n').replace(/\r$/, ''));
       }
-      if (rest.startsWith('--')) {
+      if (rest === '--') {
         return children;
       }
       current = [];
