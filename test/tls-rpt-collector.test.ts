@@ -365,3 +365,12 @@ test('cdk-nag AwsSolutions finds nothing unsuppressed in the collector', () => {
     'Stack/Collector/HttpsProcessor/ServiceRole/DefaultPolicy/Resource: AwsSolutions-IAM5',
   ]);
 });
+
+test('the template of a collector with two domains and HTTPS reception matches the snapshot', () => {
+  const { collector, template } = collectorStack('eu-west-1', {
+    policyDomains: [{ domainName: 'example.com', mode: MtaStsMode.ENFORCE }],
+    httpsReception: true,
+  });
+  collector.addPolicyDomain('example.org', MtaStsMode.TESTING);
+  expect(template().toJSON()).toMatchSnapshot();
+});
