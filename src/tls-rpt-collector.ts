@@ -249,8 +249,8 @@ export class TlsRptCollector extends Construct {
     const zoneName = props.hostedZone.zoneName.replace(/\.$/, '');
 
     if (!props.skipRegionCheck && !Token.isUnresolved(stack.region) && !SES_RECEIVING_REGIONS.includes(stack.region)) {
-      problems.push(`the stack's \`region\` must be one where Amazon SES receives email (${SES_RECEIVING_REGIONS.join(', ')}), `
-        + `got: "${stack.region}"; deploy the collector in one of those regions, or set \`skipRegionCheck: true\` if SES now receives email there`);
+      problems.push(`\`region\` of the stack must be one where Amazon SES receives email (${SES_RECEIVING_REGIONS.join(', ')}; `
+        + `set \`skipRegionCheck: true\` if SES has added yours since), got: "${stack.region}"`);
     }
     this.receivingDomain = props.receivingDomain ?? `tlsrpt.${zoneName}`;
     if (!Token.isUnresolved(this.receivingDomain)) {

@@ -121,9 +121,9 @@ describe('HTTPS reception', () => {
 describe('region check', () => {
   test('fails when SES cannot receive email in the stack region', () => {
     expect(() => collectorStack('ap-south-1')).toThrow(
-      'Invalid TlsRptCollector (1 problem):\n  - the stack\'s `region` must be one where Amazon SES receives email (us-east-1, us-east-2, us-west-2, '
-      + 'ca-central-1, eu-west-1, eu-west-2, eu-central-1, ap-southeast-1, ap-southeast-2, ap-southeast-3, ap-northeast-1), got: "ap-south-1"; '
-      + 'deploy the collector in one of those regions, or set `skipRegionCheck: true` if SES now receives email there',
+      'Invalid TlsRptCollector (1 problem):\n  - `region` of the stack must be one where Amazon SES receives email (us-east-1, us-east-2, us-west-2, '
+      + 'ca-central-1, eu-west-1, eu-west-2, eu-central-1, ap-southeast-1, ap-southeast-2, ap-southeast-3, ap-northeast-1; '
+      + 'set `skipRegionCheck: true` if SES has added yours since), got: "ap-south-1"',
     );
   });
 
