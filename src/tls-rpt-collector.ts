@@ -331,6 +331,9 @@ export class TlsRptCollector extends Construct {
       actions: ['s3:GetObject'],
       resources: [bucket.arnForObjects(`${STORAGE_PREFIXES.raw}*`)],
     }));
+    // Without ListBucket, S3 answers a missing raw message with 403, which the processor must treat as a
+    // storage error (retried, then dropped); with it, 404, which it keeps under rejected/ with the reason.
+    processor.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [bucket.bucketArn] }));
     this.processor = processor;
 
     if (props.httpsReception) {

@@ -221,6 +221,9 @@ describe('storage and processing', () => {
       .map(resource => resource['Fn::Join'][1][1]);
     expect(arnSuffixes('s3:GetObject')).toEqual(['/raw/*']);
     expect(arnSuffixes('s3:PutObject')).toEqual(['/reports/*', '/unconfigured/*', '/quarantine/*', '/rejected/*']);
+    // Listing lets a missing raw message be told from a denied one (404, not 403).
+    expect(statements.filter(statement => statement.Action === 's3:ListBucket').map(statement => statement.Resource))
+      .toEqual([{ 'Fn::GetAtt': [expect.stringMatching(/^CollectorBucket/), 'Arn'] }]);
   });
 });
 
