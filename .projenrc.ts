@@ -1,4 +1,4 @@
-import { awscdk, javascript } from 'projen';
+import { JsonFile, awscdk, javascript } from 'projen';
 
 const project = new awscdk.AwsCdkConstructLibrary({
   name: 'cdk-mta-sts',
@@ -48,8 +48,13 @@ const project = new awscdk.AwsCdkConstructLibrary({
     // AWS Solutions security rules; major 2 matches aws-cdk-lib v2.
     'cdk-nag@^2',
     // Types for the publisher handler; at run time the Lambda runtime provides the SDK.
-    '@aws-sdk/client-s3@^3',
     '@aws-sdk/client-route-53@^3',
+    // TLS-RPT collector handler: S3 and SES clients, bundled as externals (the nodejs22.x runtime ships SDK v3).
+    '@aws-sdk/client-s3@^3',
+    '@aws-sdk/client-ses@^3',
+    // A real S3-compatible server on loopback for the collector handler tests (no AWS account).
+    's3rver@^3.7.1',
+    '@types/s3rver@^3.7.4',
   ],
 
   // Compile-time checks for every jsii language; packaging them needs toolchains and network we lack.
@@ -88,6 +93,25 @@ function bundleHandler(name: string): void {
   });
 }
 bundleHandler('publisher');
+// TLS-RPT collector Lambda code, bundled at build time into assets/ (shipped in the npm package).
+// The AWS SDK v3 is left out: the nodejs22.x runtime provides it.
+project.bundler.addBundle('src/handlers/tlsrpt-collector/index.ts', { platform: 'node', target: 'node22', externals: ['@aws-sdk/*'] });
+// The custom resource that activates the collector's receipt rule set: its own small bundle, its own role.
+project.bundler.addBundle('src/handlers/tlsrpt-collector/rule-set-activation.ts', { platform: 'node', target: 'node22', externals: ['@aws-sdk/*'] });
+
+// Handlers bundle their devDeps (and use the runtime's AWS SDK): the library itself keeps zero runtime deps.
+project.eslint?.allowDevDeps('src/handlers/**');
+
+// Tests synthesize the collector, whose Lambda code is the bundle: build it first (esbuild, a few ms), so that
+// `npx projen test` and `npx projen check` work on a fresh clone, not only after pre-compile.
+project.testTask.prependSpawn(project.bundler.bundleTask);
+
+// The handler code is outside the jsii tsconfig (excludeTypescript); this tsconfig lets eslint's project service
+// and editors type-check it with the test settings.
+new JsonFile(project, 'src/handlers/tsconfig.json', {
+  obj: { extends: '../../test/tsconfig.json', include: ['**/*.ts'], exclude: [] },
+  marker: false,
+});
 
 // The README's main job: synthesize the example stack and print what it would publish.
 project.addTask('example', {

@@ -3,3 +3,4 @@ export * from './policy';
 export * from './tls-rpt';
 export * from './mta-sts';
 export * from './mta-sts-domains';
+export * from './tls-rpt-collector';

@@ -1,0 +1,61 @@
+import { CfnResource, Stack } from 'aws-cdk-lib';
+import { IConstruct } from 'constructs';
+import { STORAGE_PREFIXES } from '../../core/tlsrpt-report';
+import { NagSuppression, addResourceSuppressions } from '../nag';
+
+/**
+ * cdk-nag (AwsSolutionsChecks) suppressions for what TlsRptCollector creates, by construct path
+ * below the collector. Everything fixable is fixed in the defaults instead (private, encrypted,
+ * TLS-only bucket; least-privilege S3 statements per prefix; latest Node.js runtime).
+ */
+function collectorSuppressions(bucketLogicalId: string): Readonly<Record<string, readonly NagSuppression[]>> {
+  return {
+    'Bucket/Resource': [{
+      id: 'AwsSolutions-S1',
+      reason: 'The collector bucket is written only by SES (the receipt rule S3 action) and by the collector function, '
+      + 'whose every write is logged by the function itself; server access logs would need a second bucket per collector. '
+      + 'Enable CloudTrail S3 data events where object-level audit is required.',
+    }],
+    ...processorSuppressions('Processor', bucketLogicalId, [
+      STORAGE_PREFIXES.raw, STORAGE_PREFIXES.reports, STORAGE_PREFIXES.unconfigured, STORAGE_PREFIXES.quarantine, STORAGE_PREFIXES.rejected,
+    ]),
+    ...processorSuppressions('HttpsProcessor', bucketLogicalId, [STORAGE_PREFIXES.reports, STORAGE_PREFIXES.unconfigured, STORAGE_PREFIXES.rejected]),
+  };
+}
+
+function processorSuppressions(id: string, bucketLogicalId: string, prefixes: string[]): Record<string, NagSuppression[]> {
+  return {
+    [`${id}/ServiceRole/Resource`]: [{
+      id: 'AwsSolutions-IAM4',
+      reason: 'AWSLambdaBasicExecutionRole only lets the collector function write its own CloudWatch logs, which also '
+        + 'carry its embedded metrics; its S3 permissions are separate statements scoped to bucket prefixes.',
+      appliesTo: ['Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole'],
+    }],
+    [`${id}/ServiceRole/DefaultPolicy/Resource`]: [{
+      id: 'AwsSolutions-IAM5',
+      reason: 'The collector function reads raw messages and writes reports under object keys it derives from each '
+        + 'message (message id, policy domain, date), so its S3 statements name key prefixes of its own bucket '
+        + 'with a wildcard, never other buckets.',
+      appliesTo: prefixes.map(prefix => `Resource::<${bucketLogicalId}.Arn>/${prefix}*`),
+    }],
+  };
+}
+
+/** Adds the collector's suppressions to its resources. */
+export function suppressCollectorFindings(collector: IConstruct, bucket: CfnResource): void {
+  const bucketLogicalId = Stack.of(bucket).resolve(bucket.logicalId);
+  for (const [path, suppressions] of Object.entries(collectorSuppressions(bucketLogicalId))) {
+    const resource = findByPath(collector, path);
+    if (resource && CfnResource.isCfnResource(resource)) {
+      addResourceSuppressions(resource, suppressions);
+    }
+  }
+}
+
+function findByPath(root: IConstruct, path: string): IConstruct | undefined {
+  let node: IConstruct | undefined = root;
+  for (const part of path.split('/')) {
+    node = node?.node.tryFindChild(part);
+  }
+  return node;
+}

@@ -1,0 +1,471 @@
+import { Duration, Lazy, Names, RemovalPolicy, Size, Stack, Token } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as glue from 'aws-cdk-lib/aws-glue';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as route53 from 'aws-cdk-lib/aws-route53';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as ses from 'aws-cdk-lib/aws-ses';
+import * as sesActions from 'aws-cdk-lib/aws-ses-actions';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import { Construct } from 'constructs';
+import { STORAGE_PREFIXES, normaliseDomainName } from './core/tlsrpt-report';
+import { MtaStsMode } from './mode';
+import { collectorBundleDir } from './private/collector/assets';
+import { addDomainWidgets, createDashboard, createEnforceAlarm } from './private/collector/monitoring';
+import { suppressCollectorFindings } from './private/collector/nag';
+import { createQueryTable } from './private/collector/query-table';
+import { SES_RECEIVING_REGIONS, inboundSmtpHost } from './private/collector/regions';
+import { ReceiptRuleSetActivation } from './private/collector/rule-set-activation';
+import { createCollectorBucket } from './private/collector/storage';
+import { throwIfProblems } from './private/problems';
+
+/** The longest comma-separated domain list the processor's environment holds (Lambda: 4 KB for all variables). */
+const MAX_DOMAIN_LIST_LENGTH = 3500;
+
+/**
+ * A policy domain whose TLS-RPT reports the collector counts.
+ */
+export interface TlsRptPolicyDomain {
+  /** The policy domain, as in the reports' `policy-domain` (e.g. `example.com`). */
+  readonly domainName: string;
+  /**
+   * The domain's MTA-STS mode. Domains in `ENFORCE` get an alarm on failed sessions.
+   *
+   * @see https://www.rfc-editor.org/rfc/rfc8461#section-5
+   */
+  readonly mode: MtaStsMode;
+}
+
+/**
+ * Properties of a TlsRptCollector.
+ */
+export interface TlsRptCollectorProps {
+  /**
+   * The public hosted zone in which the receiving subdomain's MX and DKIM records are written.
+   * The zone's own MX records are not touched.
+   */
+  readonly hostedZone: route53.IHostedZone;
+
+  /**
+   * The subdomain that receives reports: a name below the zone, used only for this.
+   *
+   * @default - `tlsrpt.<zone name>`
+   */
+  readonly receivingDomain?: string;
+
+  /**
+   * Also receive reports POSTed over HTTPS (RFC 8460 §5.4) at a Lambda function URL, published
+   * as `httpsRua`. No big sender is known to POST (they email); smaller MTAs may.
+   *
+   * @default false
+   * @see https://www.rfc-editor.org/rfc/rfc8460#section-5.4
+   */
+  readonly httpsReception?: boolean;
+
+  /**
+   * The local part of the receiving address.
+   *
+   * @default 'reports'
+   * @see https://www.rfc-editor.org/rfc/rfc8460#section-3
+   */
+  readonly localPart?: string;
+
+  /**
+   * Policy domains whose reports are counted. More can be added with `addPolicyDomain`
+   * (MtaSts and MtaStsDomains do when given the collector). Reports for other domains are
+   * stored apart, under `unconfigured/`, and not counted.
+   *
+   * @default - none until `addPolicyDomain` is called
+   */
+  readonly policyDomains?: TlsRptPolicyDomain[];
+
+  /**
+   * The active SES receipt rule set of the account and region, to add the collector's rule to.
+   * SES allows one active rule set per region: pass it when the account already receives mail.
+   *
+   * @default - a new rule set, activated by a custom resource that fails the deployment when
+   * another rule set is active, and deactivates only its own on delete
+   */
+  readonly receiptRuleSet?: ses.IReceiptRuleSet;
+
+  /**
+   * Skip the check that the stack's region is one where SES receives email (for a region SES
+   * added after this library's list). The check is skipped anyway when the region is a token.
+   *
+   * @default false
+   */
+  readonly skipRegionCheck?: boolean;
+
+  /**
+   * How long raw messages are kept under `raw/`. Whole days.
+   *
+   * @default Duration.days(30)
+   */
+  readonly rawMessageRetention?: Duration;
+
+  /**
+   * How long normalised reports are kept under `reports/`. Whole days.
+   *
+   * @default - kept until deleted
+   */
+  readonly reportRetention?: Duration;
+
+  /**
+   * How long quarantined (DKIM not PASS), rejected and unconfigured-domain objects are kept. Whole days.
+   *
+   * @default Duration.days(90)
+   */
+  readonly setAsideRetention?: Duration;
+
+  /**
+   * What happens to the bucket when it leaves the stack.
+   *
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+
+  /**
+   * Messages larger than this are rejected unread (kept under `rejected/`).
+   *
+   * @default Size.mebibytes(10)
+   */
+  readonly maxMessageSize?: Size;
+
+  /**
+   * Decompression stops at this size; larger reports are rejected as possible bombs.
+   *
+   * @default Size.mebibytes(16)
+   */
+  readonly maxReportSize?: Size;
+
+  /**
+   * The CloudWatch namespace of the report metrics.
+   *
+   * @default 'TlsRpt'
+   */
+  readonly metricNamespace?: string;
+
+  /**
+   * Where the enforce-mode alarms notify.
+   *
+   * @default - alarms without actions
+   */
+  readonly alarmTopic?: sns.ITopic;
+
+  /**
+   * Failed sessions reported within an hour that raise the alarm of a domain in enforce mode.
+   *
+   * @default 1
+   */
+  readonly failureAlarmThreshold?: number;
+
+  /**
+   * The Glue database of the query table (lower case letters, digits and underscores).
+   *
+   * @default - `tlsrpt_` and a name unique to this construct
+   */
+  readonly databaseName?: string;
+
+  /**
+   * Retention of the processing function's logs (which also carry the embedded metrics).
+   *
+   * @default logs.RetentionDays.ONE_YEAR
+   */
+  readonly logRetention?: logs.RetentionDays;
+}
+
+/**
+ * Receives TLS-RPT reports (RFC 8460) by email with Amazon SES, stores each valid report once
+ * as normalised JSON, turns it into CloudWatch metrics per policy domain, and makes it
+ * queryable with Athena.
+ *
+ * Creates on a dedicated subdomain of the zone (`tlsrpt.<zone>`): the SES domain identity with
+ * its DKIM records, the MX record to SES's inbound endpoint of the stack's region, and a receipt
+ * rule that stores the raw message in a private bucket and then invokes the processing
+ * function. Put `rua` first in the TLS-RPT record (some reporters only use the first URI).
+ *
+ * @example
+ * declare const hostedZone: route53.IHostedZone;
+ * const collector = new TlsRptCollector(this, 'TlsRptCollector', {
+ *   hostedZone,
+ *   policyDomains: [{ domainName: 'example.com', mode: MtaStsMode.TESTING }],
+ * });
+ * // collector.rua === 'mailto:reports@tlsrpt.example.com'
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc8460#section-5.3
+ */
+export class TlsRptCollector extends Construct {
+  /** The `mailto:` URI of the receiving address: put it FIRST in the `rua` list. */
+  public readonly rua: string;
+  /** The receiving address, `<localPart>@<receivingDomain>`. */
+  public readonly address: string;
+  /** The subdomain that receives reports. */
+  public readonly receivingDomain: string;
+  /** The CloudWatch namespace of the report metrics. */
+  public readonly metricNamespace: string;
+  /** The Glue database of the query table. */
+  public readonly databaseName: string;
+  /** The Glue (Athena) table of the normalised reports. */
+  public readonly tableName: string;
+
+  /**
+   * The `https:` URI of the function URL receiving POSTed reports (an unresolved token), when
+   * `httpsReception` is on. Put it after `rua`.
+   */
+  public readonly httpsRua?: string;
+  /** The function behind `httpsRua`, when `httpsReception` is on. */
+  public readonly httpsProcessor?: lambda.IFunction;
+
+  /** The bucket: `raw/`, `reports/`, `unconfigured/`, `quarantine/`, `rejected/`. */
+  public readonly bucket: s3.IBucket;
+  /** The processing function. */
+  public readonly processor: lambda.IFunction;
+  /** The SES domain identity of the receiving subdomain. */
+  public readonly emailIdentity: ses.EmailIdentity;
+  /** The MX record of the receiving subdomain. */
+  public readonly mxRecord: route53.MxRecord;
+  /** The receipt rule set holding the collector's rule (given or created). */
+  public readonly receiptRuleSet: ses.IReceiptRuleSet;
+  /** The receipt rule: store the raw message in S3, then invoke the processor. */
+  public readonly receiptRule: ses.ReceiptRule;
+  /** The dashboard: messages, and per policy domain sessions and failures. */
+  public readonly dashboard: cloudwatch.Dashboard;
+  /** The Glue database of the query table. */
+  public readonly database: glue.CfnDatabase;
+  /** The Glue table over `reports/`, with partition projection. */
+  public readonly table: glue.CfnTable;
+
+  private readonly domains = new Map<string, MtaStsMode>();
+  private readonly alarms = new Map<string, cloudwatch.Alarm>();
+  private readonly alarmTopic?: sns.ITopic;
+  private readonly failureAlarmThreshold: number;
+
+  constructor(scope: Construct, id: string, props: TlsRptCollectorProps) {
+    super(scope, id);
+    const problems: string[] = [];
+    const stack = Stack.of(this);
+    const zoneName = props.hostedZone.zoneName.replace(/\.$/, '');
+
+    if (!props.skipRegionCheck && !Token.isUnresolved(stack.region) && !SES_RECEIVING_REGIONS.includes(stack.region)) {
+      problems.push(`\`region\` of the stack must be one where Amazon SES receives email (${SES_RECEIVING_REGIONS.join(', ')}; `
+        + `set \`skipRegionCheck: true\` if SES has added yours since), got: "${stack.region}"`);
+    }
+    this.receivingDomain = props.receivingDomain ?? `tlsrpt.${zoneName}`;
+    if (!Token.isUnresolved(this.receivingDomain)) {
+      const normalised = normaliseDomainName(this.receivingDomain);
+      if (normalised === null || (!Token.isUnresolved(zoneName) && !normalised.endsWith(`.${zoneName.toLowerCase()}`))) {
+        problems.push(`\`receivingDomain\` must be a domain name below the hosted zone ${zoneName}, got: "${this.receivingDomain}"`);
+      } else {
+        this.receivingDomain = normalised;
+      }
+    }
+    const localPart = props.localPart ?? 'reports';
+    if (!Token.isUnresolved(localPart) && !/^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$/.test(localPart)) {
+      problems.push(`\`localPart\` must be a dot-atom local part without ',' or ';', got: "${localPart}"`);
+    }
+    const rawMessages = wholeDays('rawMessageRetention', props.rawMessageRetention ?? Duration.days(30), problems);
+    const reports = props.reportRetention ? wholeDays('reportRetention', props.reportRetention, problems) : undefined;
+    const setAside = wholeDays('setAsideRetention', props.setAsideRetention ?? Duration.days(90), problems);
+    const maxMessageBytes = positiveBytes('maxMessageSize', props.maxMessageSize ?? Size.mebibytes(10), problems);
+    const maxReportBytes = positiveBytes('maxReportSize', props.maxReportSize ?? Size.mebibytes(16), problems);
+    this.failureAlarmThreshold = props.failureAlarmThreshold ?? 1;
+    if (!Token.isUnresolved(this.failureAlarmThreshold) && !(this.failureAlarmThreshold >= 1)) {
+      problems.push(`\`failureAlarmThreshold\` must be at least 1, got: ${this.failureAlarmThreshold}`);
+    }
+    this.metricNamespace = props.metricNamespace ?? 'TlsRpt';
+    this.databaseName = props.databaseName
+      ?? `tlsrpt_${Names.uniqueResourceName(this, { maxLength: 48, separator: '_' }).toLowerCase().replace(/[^a-z0-9_]/g, '_')}`;
+    if (!Token.isUnresolved(this.databaseName) && !/^[a-z0-9_]{1,255}$/.test(this.databaseName)) {
+      problems.push(`\`databaseName\` must be lower case letters, digits and underscores, got: "${this.databaseName}"`);
+    }
+    throwIfProblems('TlsRptCollector', problems);
+
+    this.address = `${localPart}@${this.receivingDomain}`;
+    this.rua = `mailto:${this.address}`;
+    this.tableName = 'reports';
+    this.alarmTopic = props.alarmTopic;
+
+    // Storage.
+    const bucket = createCollectorBucket(this, props.removalPolicy ?? RemovalPolicy.RETAIN, { rawMessages, reports, setAside });
+    this.bucket = bucket;
+
+    // Processing.
+    const environment = {
+      TLSRPT_BUCKET: bucket.bucketName,
+      TLSRPT_POLICY_DOMAINS: Lazy.string({ produce: () => this.policyDomainNames.join(',') }),
+      TLSRPT_METRIC_NAMESPACE: this.metricNamespace,
+      TLSRPT_MAX_MESSAGE_BYTES: String(maxMessageBytes),
+      TLSRPT_MAX_REPORT_BYTES: String(maxReportBytes),
+    };
+    const code = lambda.Code.fromAsset(collectorBundleDir('index'));
+    const createProcessor = (functionId: string, handler: string, description: string, writes: string[]): lambda.Function => {
+      const fn = new lambda.Function(this, functionId, {
+        description,
+        runtime: lambda.Runtime.NODEJS_22_X,
+        architecture: lambda.Architecture.ARM_64,
+        handler,
+        code,
+        // Room for a 10 MiB message, its decoded attachment and a 16 MiB report.
+        memorySize: 512,
+        timeout: Duration.minutes(1),
+        logGroup: new logs.LogGroup(this, `${functionId}Logs`, {
+          retention: props.logRetention ?? logs.RetentionDays.ONE_YEAR,
+          removalPolicy: RemovalPolicy.RETAIN,
+        }),
+        environment,
+      });
+      fn.addToRolePolicy(new iam.PolicyStatement({
+        actions: ['s3:PutObject'],
+        resources: writes.map(prefix => bucket.arnForObjects(`${prefix}*`)),
+      }));
+      return fn;
+    };
+    const processor = createProcessor('Processor', 'index.handler',
+      'Stores TLS-RPT reports received by SES and emits their metrics (cdk-mta-sts TlsRptCollector)',
+      [STORAGE_PREFIXES.reports, STORAGE_PREFIXES.unconfigured, STORAGE_PREFIXES.quarantine, STORAGE_PREFIXES.rejected]);
+    // Async invocations from SES: storage errors are retried; write-once keys make retries harmless.
+    processor.configureAsyncInvoke({ retryAttempts: 2 });
+    processor.addToRolePolicy(new iam.PolicyStatement({
+      actions: ['s3:GetObject'],
+      resources: [bucket.arnForObjects(`${STORAGE_PREFIXES.raw}*`)],
+    }));
+    // Without ListBucket, S3 answers a missing raw message with 403, which the processor must treat as a
+    // storage error (retried, then dropped); with it, 404, which it keeps under rejected/ with the reason.
+    processor.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [bucket.bucketArn] }));
+    this.processor = processor;
+
+    if (props.httpsReception) {
+      const httpsProcessor = createProcessor('HttpsProcessor', 'index.httpsHandler',
+        'Stores TLS-RPT reports POSTed over HTTPS (RFC 8460 section 5.4) (cdk-mta-sts TlsRptCollector)',
+        [STORAGE_PREFIXES.reports, STORAGE_PREFIXES.unconfigured, STORAGE_PREFIXES.rejected]);
+      // RFC 8460 §5.4: reporters POST without credentials; only configured domains are counted.
+      const url = httpsProcessor.addFunctionUrl({ authType: lambda.FunctionUrlAuthType.NONE });
+      this.httpsProcessor = httpsProcessor;
+      this.httpsRua = url.url;
+    }
+
+    // Reception.
+    this.emailIdentity = new ses.EmailIdentity(this, 'Identity', {
+      identity: new SubdomainIdentity(this.receivingDomain, props.hostedZone),
+    });
+    this.mxRecord = new route53.MxRecord(this, 'MxRecord', {
+      zone: props.hostedZone,
+      recordName: `${this.receivingDomain}.`,
+      values: [{ priority: 10, hostName: inboundSmtpHost(stack.region) }],
+    });
+    this.receiptRuleSet = props.receiptRuleSet ?? new ses.ReceiptRuleSet(this, 'RuleSet');
+    this.receiptRule = new ses.ReceiptRule(this, 'ReceiptRule', {
+      ruleSet: this.receiptRuleSet,
+      recipients: [this.address],
+      // Spam and virus verdicts are recorded with quarantined and rejected messages.
+      scanEnabled: true,
+      actions: [
+        new sesActions.S3({ bucket, objectKeyPrefix: STORAGE_PREFIXES.raw }),
+        new sesActions.Lambda({ function: processor, invocationType: sesActions.LambdaInvocationType.EVENT }),
+      ],
+    });
+    if (!props.receiptRuleSet) {
+      const activation = new ReceiptRuleSetActivation(this, 'RuleSetActivation', this.receiptRuleSet, this.node.path);
+      // Mail is accepted only once the rule (and the identity) exist.
+      activation.node.addDependency(this.receiptRule, this.emailIdentity, this.mxRecord);
+    }
+
+    // Queries.
+    const query = createQueryTable(this, bucket, this.databaseName, this.tableName, () => this.policyDomainNames);
+    this.database = query.database;
+    this.table = query.table;
+
+    // Monitoring.
+    this.dashboard = createDashboard(this, this.metricNamespace, this.databaseName, this.tableName);
+
+    for (const domain of props.policyDomains ?? []) {
+      this.addPolicyDomain(domain.domainName, domain.mode);
+    }
+    suppressCollectorFindings(this, bucket.node.defaultChild as s3.CfnBucket);
+  }
+
+  /** The configured policy domains, sorted. */
+  public get policyDomainNames(): string[] {
+    return [...this.domains.keys()].sort();
+  }
+
+  /**
+   * Counts reports for a policy domain: its sessions become metrics and dashboard widgets, and
+   * in `ENFORCE` mode an alarm watches its failed sessions. Adding a domain again with the same
+   * mode does nothing; with another mode it is an error.
+   *
+   * @param domainName the policy domain (a literal name: it names metrics, alarms and partitions)
+   * @param mode the domain's MTA-STS mode
+   * @throws Error when the name is not a domain name or a token, or was added with another mode
+   */
+  public addPolicyDomain(domainName: string, mode: MtaStsMode): void {
+    const normalised = Token.isUnresolved(domainName) ? null : normaliseDomainName(domainName);
+    if (normalised === null) {
+      throw new Error(`\`domainName\` must be a literal domain name (it names the collector's metrics, alarms and partitions), got: ${
+        Token.isUnresolved(domainName) ? 'an unresolved token' : `"${domainName}"`}`);
+    }
+    const existing = this.domains.get(normalised);
+    if (existing !== undefined) {
+      if (existing !== mode) {
+        throw new Error(`\`domainName\` ${normalised} was already added to the TLS-RPT collector with mode ${existing}, got: mode ${mode}`);
+      }
+      return;
+    }
+    const listLength = [...this.domains.keys(), normalised].join(',').length;
+    if (listLength > MAX_DOMAIN_LIST_LENGTH) {
+      throw new Error(`\`domainName\` ${normalised} does not fit: the configured domains would take ${listLength} characters of the `
+        + `processor's environment (Lambda allows 4 KB in all), more than ${MAX_DOMAIN_LIST_LENGTH}; use a second collector, got: ${this.domains.size + 1} domains`);
+    }
+    this.domains.set(normalised, mode);
+    addDomainWidgets(this.dashboard, this.metricNamespace, normalised);
+    if (mode === MtaStsMode.ENFORCE) {
+      this.alarms.set(normalised, createEnforceAlarm(
+        this, `EnforceFailureAlarm-${normalised}`, this.metricNamespace, normalised, this.failureAlarmThreshold, this.alarmTopic));
+    }
+  }
+
+  /**
+   * The failed-sessions alarm of a domain added in `ENFORCE` mode.
+   *
+   * @returns the alarm, or undefined when the domain was not added in enforce mode
+   */
+  public enforceAlarm(domainName: string): cloudwatch.IAlarm | undefined {
+    const normalised = normaliseDomainName(domainName);
+    return normalised === null ? undefined : this.alarms.get(normalised);
+  }
+}
+
+/** An SES identity for a subdomain whose DKIM records go into the parent zone. */
+class SubdomainIdentity extends ses.Identity {
+  public readonly hostedZone: route53.IPublicHostedZone;
+  constructor(public readonly value: string, zone: route53.IHostedZone) {
+    super();
+    // EasyDkim only reads the zone id; a public zone is required to receive mail anyway.
+    this.hostedZone = zone as route53.IPublicHostedZone;
+  }
+}
+
+function wholeDays(prop: string, duration: Duration, problems: string[]): Duration {
+  if (duration.isUnresolved()) {
+    return duration;
+  }
+  const days = duration.toDays({ integral: false });
+  if (!Number.isInteger(days) || days < 1) {
+    problems.push(`\`${prop}\` must be a whole number of days, at least 1, got: ${duration.toHumanString()}`);
+  }
+  return duration;
+}
+
+function positiveBytes(prop: string, size: Size, problems: string[]): number {
+  if (size.isUnresolved()) {
+    problems.push(`\`${prop}\` must be a literal size, got: a token`);
+    return 0;
+  }
+  const bytes = size.toBytes();
+  if (!(bytes >= 1024)) {
+    problems.push(`\`${prop}\` must be at least 1 KiB, got: ${bytes} bytes`);
+  }
+  return bytes;
+}

@@ -1,0 +1,361 @@
+import { randomBytes } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
+import {
+  googleReport, gzipReportMessage, htmlMessage, mailRuReport, microsoftReport, reportFilename, reportMessage,
+  rfcExampleReport, sesEvent,
+} from './support/tlsrpt-messages';
+import { LoopbackS3 } from './support/tlsrpt-s3';
+import { CollectorConfig, handleSesEvent, MessageResult, SesReceiptEvent } from '../src/handlers/tlsrpt-collector/process';
+
+// Every test runs the handler against a real S3-compatible server (s3rver) on loopback: the
+// raw message is put where the receipt rule's S3 action stores it (raw/<message id>), and what
+// the handler wrote is read back from the server. No AWS account, no S3 mock.
+
+const NAMESPACE = 'TlsRpt/Test';
+const MiB = 1024 * 1024;
+
+let server: LoopbackS3;
+beforeAll(async () => {
+  server = await LoopbackS3.start();
+});
+afterAll(async () => {
+  await server?.stop();
+});
+
+let counter = 0;
+
+interface Run {
+  readonly results: MessageResult[];
+  /** Keys that appeared in the bucket during the run, without the raw message. */
+  readonly written: string[];
+  /** Embedded-metric-format lines logged. */
+  readonly metrics: Array<Record<string, any>>;
+  /** Other log lines. */
+  readonly logs: string[];
+}
+
+/** Stores a raw message as SES would, runs the handler on its receipt event, and reports what changed. */
+async function deliver(raw: Buffer, options: { dkim?: string; messageId?: string; config?: Partial<CollectorConfig> } = {}): Promise<Run> {
+  const messageId = options.messageId ?? `message-${++counter}-${randomBytes(4).toString('hex')}`;
+  await server.putRaw(messageId, raw);
+  return handle(sesEvent(messageId, options.dkim), options.config);
+}
+
+async function handle(event: SesReceiptEvent, config: Partial<CollectorConfig> = {}): Promise<Run> {
+  const before = new Set(await server.keys());
+  const lines: string[] = [];
+  const results = await handleSesEvent(event, {
+    s3: server.s3,
+    config: {
+      bucket: server.bucket,
+      policyDomains: new Set(['example.com', 'company-y.example']),
+      namespace: NAMESPACE,
+      maxMessageBytes: 10 * MiB,
+      maxReportBytes: 4 * MiB,
+      ...config,
+    },
+    log: line => lines.push(line),
+    now: () => new Date('2024-09-04T06:00:01Z'),
+  });
+  const written = (await server.keys()).filter(key => !before.has(key) && !key.startsWith('raw/'));
+  const parsed = lines.map(line => JSON.parse(line));
+  return {
+    results,
+    written,
+    metrics: parsed.filter(line => line._aws),
+    logs: lines.filter((_, index) => !parsed[index]._aws),
+  };
+}
+
+/** The metric values of the EMF lines, as `Name{Dim=value,...}` -> value, summed. */
+function metricValues(run: Run): Record<string, number> {
+  const values: Record<string, number> = {};
+  for (const line of run.metrics) {
+    const directive = line._aws.CloudWatchMetrics[0];
+    expect(directive.Namespace).toBe(NAMESPACE);
+    const dims = directive.Dimensions[0].map((name: string) => `${name}=${line[name]}`).join(',');
+    for (const metric of directive.Metrics) {
+      const name = `${metric.Name}{${dims}}`;
+      values[name] = (values[name] ?? 0) + line[metric.Name];
+    }
+  }
+  return values;
+}
+
+/** The report with another report-id, so it is not a duplicate of an earlier test's. */
+function withId(report: Record<string, unknown>, id: string): Record<string, unknown> {
+  return { ...report, 'report-id': id };
+}
+
+const REPORT_KEY = /^reports\/policy_domain=example\.com\/report_date=2024-09-03\/[0-9a-f]{32}\.json$/;
+
+describe('storing valid reports', () => {
+  test('a Google-style gzip attachment is stored once as normalised JSON under its domain and date', async () => {
+    // GIVEN
+    const raw = gzipReportMessage(googleReport());
+    // WHEN
+    const result = await deliver(raw);
+    // THEN
+    expect(result.results[0]).toMatchObject({ outcome: 'accepted', duplicates: [] });
+    expect(result.written).toHaveLength(1);
+    expect(result.written[0]).toMatch(REPORT_KEY);
+    const text = await server.text(result.written[0]);
+    expect(text.endsWith('\n')).toBe(true);
+    expect(text.trimEnd().includes('\n')).toBe(false); // one JSON record per line, for the query table
+    expect(JSON.parse(text)).toMatchObject({
+      report_id: '2024-09-03T00:00:00Z_example.com',
+      organization_name: 'Google LLC',
+      contact_info: 'smtp-tls-reporting@google.com',
+      start_datetime: '2024-09-03T00:00:00Z',
+      end_datetime: '2024-09-03T23:59:59Z',
+      policy_type: 'sts',
+      policy_domain: 'example.com',
+      mx_host: ['mx1.example.com', '*.mail.example.com'],
+      policy_mode: 'testing',
+      policy_max_age: 604800,
+      policy_content_id: expect.stringMatching(/^[0-9a-f]{16}$/),
+      total_successful_session_count: 42,
+      total_failure_session_count: 0,
+      failure_details: [],
+      submitter: 'google.com',
+    });
+    expect(metricValues(result)).toEqual({
+      'SuccessfulSessions{PolicyDomain=example.com}': 42,
+      'FailedSessions{PolicyDomain=example.com}': 0,
+      'Reports{PolicyDomain=example.com}': 1,
+      'Reports{Outcome=stored}': 1,
+      'Messages{Outcome=accepted}': 1,
+    });
+  });
+
+  test('the RFC 8460 example is stored with its failure details and counted by result type', async () => {
+    const result = await deliver(gzipReportMessage(rfcExampleReport(), { domain: 'company-y.example' }));
+    expect(result.written).toEqual([expect.stringMatching(/^reports\/policy_domain=company-y\.example\/report_date=2016-04-01\/[0-9a-f]{32}\.json$/)]);
+    const stored = await server.json(result.written[0]);
+    expect(stored.failure_details).toEqual([
+      {
+        result_type: 'certificate-expired',
+        sending_mta_ip: '2001:db8:abcd:0012::1',
+        receiving_mx_hostname: 'mx1.mail.company-y.example',
+        receiving_mx_helo: null,
+        receiving_ip: null,
+        failed_session_count: 100,
+        additional_information: null,
+        failure_reason_code: null,
+      },
+      {
+        result_type: 'starttls-not-supported',
+        sending_mta_ip: '2001:db8:abcd:0013::1',
+        receiving_mx_hostname: 'mx2.mail.company-y.example',
+        receiving_mx_helo: null,
+        receiving_ip: '203.0.113.56',
+        failed_session_count: 200,
+        additional_information: 'https://reports.company-x.example/report_info?id=5065427c-23d3#StarttlsNotSupported',
+        failure_reason_code: null,
+      },
+      {
+        result_type: 'validation-failure',
+        sending_mta_ip: '198.51.100.62',
+        receiving_mx_hostname: null,
+        receiving_mx_helo: null,
+        receiving_ip: '198.51.100.72',
+        failed_session_count: 3,
+        additional_information: null,
+        failure_reason_code: 'X509_V_ERR_PROXY_PATH_LENGTH_EXCEEDED',
+      },
+    ]);
+    expect(metricValues(result)).toEqual({
+      'SuccessfulSessions{PolicyDomain=company-y.example}': 5326,
+      'FailedSessions{PolicyDomain=company-y.example}': 303,
+      'Reports{PolicyDomain=company-y.example}': 1,
+      'FailedSessions{PolicyDomain=company-y.example,ResultType=certificate-expired}': 100,
+      'FailedSessions{PolicyDomain=company-y.example,ResultType=starttls-not-supported}': 200,
+      'FailedSessions{PolicyDomain=company-y.example,ResultType=validation-failure}': 3,
+      'Reports{Outcome=stored}': 1,
+      'Messages{Outcome=accepted}': 1,
+    });
+  });
+
+  test('a Microsoft-style report with the fetch-error fields left out is stored with nulls', async () => {
+    const result = await deliver(gzipReportMessage(microsoftReport(), { submitter: 'microsoft.com' }));
+    expect(result.written).toEqual([expect.stringMatching(REPORT_KEY)]);
+    const stored = await server.json(result.written[0]);
+    expect(stored).toMatchObject({
+      policy_string: [],
+      mx_host: [],
+      policy_mode: null,
+      policy_content_id: null,
+      failure_details: [{
+        result_type: 'sts-policy-fetch-error',
+        sending_mta_ip: null,
+        receiving_mx_hostname: null,
+        receiving_mx_helo: null,
+        receiving_ip: null,
+        failed_session_count: 7,
+        additional_information: null,
+        failure_reason_code: null,
+      }],
+      submitter: 'microsoft.com',
+    });
+    expect(metricValues(result)).toMatchObject({
+      'FailedSessions{PolicyDomain=example.com}': 7,
+      'FailedSessions{PolicyDomain=example.com,ResultType=sts-policy-fetch-error}': 7,
+    });
+  });
+
+  test('inconsistent totals and null contact-info are kept as sent, with notes, and counted from the summary', async () => {
+    const result = await deliver(gzipReportMessage(mailRuReport(), { submitter: 'mail.ru' }));
+    expect(result.written).toEqual([expect.stringMatching(REPORT_KEY)]);
+    const stored = await server.json(result.written[0]);
+    expect(stored).toMatchObject({
+      contact_info: null,
+      policy_domain: 'example.com',
+      end_datetime: '2024-09-04T00:00:00Z',
+      mx_host: ['mx1.example.com'],
+      total_failure_session_count: 2,
+      failure_details: [
+        expect.objectContaining({ result_type: 'sts-webpki-invalid', failed_session_count: 3, failure_reason_code: 'bad https response code: 404' }),
+        expect.objectContaining({ result_type: 'certificate-host-mismatch', receiving_mx_hostname: 'mx1.example.com', failed_session_count: 2 }),
+      ],
+    });
+    expect(stored.notes).toEqual(['contact-info missing', 'failure-details add up to 5, summary says 2']);
+    expect(metricValues(result)).toMatchObject({
+      'FailedSessions{PolicyDomain=example.com}': 2,
+      'FailedSessions{PolicyDomain=example.com,ResultType=sts-webpki-invalid}': 3,
+      'FailedSessions{PolicyDomain=example.com,ResultType=certificate-host-mismatch}': 2,
+    });
+  });
+
+  test('plain JSON labelled gzip is read as JSON', async () => {
+    const raw = reportMessage({ attachment: Buffer.from(JSON.stringify(withId(googleReport(), 'plain'))), mediaType: 'application/tlsrpt+gzip' });
+    const result = await deliver(raw);
+    expect(result.written).toEqual([expect.stringMatching(REPORT_KEY)]);
+    expect(metricValues(result)['SuccessfulSessions{PolicyDomain=example.com}']).toBe(42);
+  });
+
+  test('a gzip report sent as application/octet-stream is found by its .json.gz name', async () => {
+    const raw = gzipReportMessage(withId(googleReport(), 'octet-stream'), { mediaType: 'application/octet-stream' });
+    const result = await deliver(raw);
+    expect(result.written).toEqual([expect.stringMatching(REPORT_KEY)]);
+  });
+
+  test('a gzip report with neither the media type nor the name is found by its magic bytes', async () => {
+    const raw = gzipReportMessage(withId(googleReport(), 'magic'), { mediaType: 'application/octet-stream', filename: 'report.bin' });
+    const result = await deliver(raw);
+    expect(result.written).toEqual([expect.stringMatching(REPORT_KEY)]);
+  });
+
+  test('a report delivered twice is stored and counted once', async () => {
+    const report = { ...googleReport(), 'report-id': 'delivered-twice' };
+    const once = await deliver(gzipReportMessage(report));
+    const again = await deliver(gzipReportMessage(report));
+    expect(once.written).toEqual([expect.stringMatching(REPORT_KEY)]);
+    expect(again.written).toEqual([]);
+    expect(again.results[0]).toMatchObject({ outcome: 'accepted', written: [], duplicates: once.written });
+    expect(metricValues(again)).toEqual({ 'Reports{Outcome=duplicate}': 1, 'Messages{Outcome=accepted}': 1 });
+    // The stored object is the first delivery's.
+    expect((await server.json(once.written[0])).message_id).toBe(once.results[0].messageId);
+  });
+
+  test('a report for a domain not configured is kept apart and not counted', async () => {
+    const report = { ...googleReport(), policies: [{ ...(googleReport().policies as any[])[0], policy: { 'policy-type': 'sts', 'policy-domain': 'stranger.example' } }] };
+    const result = await deliver(gzipReportMessage(report, { domain: 'stranger.example' }));
+    expect(result.written).toEqual([expect.stringMatching(/^unconfigured\/policy_domain=stranger\.example\/report_date=2024-09-03\/[0-9a-f]{32}\.json$/)]);
+    expect(metricValues(result)).toEqual({ 'Reports{Outcome=unconfigured}': 1, 'Messages{Outcome=accepted}': 1 });
+  });
+});
+
+describe('keeping what is not a usable report', () => {
+  const REJECTED = (id: string) => [`rejected/received_date=2024-09-04/${id}.eml`, `rejected/received_date=2024-09-04/${id}.json`];
+
+  async function expectRejected(result: Run, reason: string, detail: RegExp): Promise<void> {
+    const id = result.results[0].messageId;
+    expect(result.results[0]).toMatchObject({ outcome: 'rejected', reason });
+    expect(result.written).toEqual(REJECTED(id));
+    expect(await server.json(`rejected/received_date=2024-09-04/${id}.json`)).toMatchObject({
+      reason,
+      detail: expect.stringMatching(detail),
+      messageId: id,
+      rawKey: `raw/${id}`,
+      verdicts: { dkim: 'PASS', spf: 'PASS', spam: 'PASS', virus: 'PASS' },
+    });
+    expect(metricValues(result)).toEqual({ 'Messages{Outcome=rejected}': 1 });
+    expect(result.metrics[0].Reason).toBe(reason);
+  }
+
+  test('a DKIM verdict other than PASS quarantines the message, unparsed and uncounted', async () => {
+    const raw = gzipReportMessage(googleReport());
+    const result = await deliver(raw, { dkim: 'FAIL' });
+    const id = result.results[0].messageId;
+    expect(result.results[0]).toMatchObject({ outcome: 'quarantined', reason: 'dkim-not-pass' });
+    expect(result.written).toEqual([`quarantine/received_date=2024-09-04/${id}.eml`, `quarantine/received_date=2024-09-04/${id}.json`]);
+    expect(await server.text(`quarantine/received_date=2024-09-04/${id}.eml`)).toBe(raw.toString('latin1'));
+    expect(await server.json(`quarantine/received_date=2024-09-04/${id}.json`)).toMatchObject({ reason: 'dkim-not-pass', verdicts: { dkim: 'FAIL' } });
+    expect(metricValues(result)).toEqual({ 'Messages{Outcome=quarantined}': 1 });
+  });
+
+  test('a gzip bomb is stopped at the output limit and rejected', async () => {
+    // 64 MiB of spaces inside a JSON object compresses to about 64 KiB.
+    const bomb = gzipSync(Buffer.concat([Buffer.from('{"report-id":"'), Buffer.alloc(64 * MiB, 0x20), Buffer.from('"}')]));
+    expect(bomb.length).toBeLessThan(MiB);
+    const result = await deliver(reportMessage({ attachment: bomb }));
+    await expectRejected(result, 'report-too-large', /decompresses to more than 4194304 bytes/);
+  });
+
+  test('a 50 MB message is rejected unread', async () => {
+    const raw = Buffer.concat([gzipReportMessage(googleReport()), Buffer.alloc(50 * 1000 * 1000, 'A')]);
+    const result = await deliver(raw);
+    await expectRejected(result, 'message-too-large', /is 50\d{6} bytes, more than 10485760/);
+  });
+
+  test('an attachment that is not JSON is rejected', async () => {
+    const raw = reportMessage({ attachment: gzipSync(Buffer.from('<html>not a report</html>')) });
+    await expectRejected(await deliver(raw), 'not-a-report', /neither gzip nor a JSON object/);
+  });
+
+  test('broken JSON is rejected with the parser error', async () => {
+    const raw = reportMessage({ attachment: gzipSync(Buffer.from('{"report-id": "x", "policies": [')) });
+    await expectRejected(await deliver(raw), 'invalid-json', /^report must be JSON/);
+  });
+
+  test('JSON that is not a valid report is rejected with every problem', async () => {
+    const raw = gzipReportMessage({ 'report-id': '', 'policies': [] });
+    await expectRejected(await deliver(raw), 'invalid-report',
+      /`report-id` must be a non-empty string, got: "".*`date-range.start-datetime`.*`policies` must be a non-empty array, got: \[\]/);
+  });
+
+  test('an HTML mail has no report part and is rejected', async () => {
+    await expectRejected(await deliver(htmlMessage()), 'no-report-part', /parts: text\/plain, text\/html/);
+  });
+
+  test('a report message without its attachment is rejected', async () => {
+    const raw = Buffer.from(gzipReportMessage(googleReport()).toString('latin1').replace(/------=_Part_0_123\r\nContent-Type: application[\s\S]*(?=------=_Part_0_123--)/, ''), 'latin1');
+    await expectRejected(await deliver(raw), 'no-report-part', /parts: text\/plain$/);
+  });
+
+  test('random bytes are rejected, not thrown', async () => {
+    await expectRejected(await deliver(randomBytes(4096)), 'no-report-part', /parts: text\/plain/);
+  });
+
+  test('a receipt event for a message that was never stored is rejected with a note only', async () => {
+    const result = await handle(sesEvent('never-stored'));
+    expect(result.results[0]).toMatchObject({ outcome: 'rejected', reason: 'raw-message-missing' });
+    expect(result.written).toEqual(['rejected/received_date=2024-09-04/never-stored.json']);
+  });
+
+  test('a name of the report file is kept in the rejection when the part is garbage', async () => {
+    const raw = reportMessage({ attachment: Buffer.from('garbage'), filename: reportFilename('google.com', 'example.com', false), mediaType: 'application/tlsrpt+json' });
+    await expectRejected(await deliver(raw), 'not-a-report', /application\/tlsrpt\+json part/);
+  });
+});
+
+test('a storage error is thrown so that Lambda retries, and the retry stores the report once', async () => {
+  // GIVEN a handler configured with a bucket that does not exist
+  const messageId = 'retry-after-storage-error';
+  await server.putRaw(messageId, gzipReportMessage({ ...googleReport(), 'report-id': 'retry' }));
+  // WHEN
+  await expect(handle(sesEvent(messageId), { bucket: 'no-such-bucket' })).rejects.toThrow(/bucket does not exist/);
+  const retried = await handle(sesEvent(messageId));
+  // THEN
+  expect(retried.written).toEqual([expect.stringMatching(REPORT_KEY)]);
+});
