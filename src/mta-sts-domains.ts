@@ -7,6 +7,7 @@ import { Construct } from 'constructs';
 import { MtaStsMode } from './mode';
 import { MtaStsPolicy } from './policy';
 import { certificateNameProblems } from './private/certificate';
+import { linkCollector, tlsRptRecordWith } from './private/collector-link';
 import { DEFAULT_PRICE_CLASS, DEFAULT_RECORD_TTL, recordTtlProblems } from './private/defaults';
 import { resolveDomain } from './private/domain';
 import { normaliseHostname, quote } from './private/hostname';
@@ -22,6 +23,7 @@ import { throwIfProblems } from './private/problems';
 import { registerPolicyDomain } from './private/registry';
 import { tlsRptProblems } from './private/tls-rpt-rules';
 import { TlsRptOptions, TlsRptRecord } from './tls-rpt';
+import type { TlsRptCollector } from './tls-rpt-collector';
 
 /**
  * One policy domain of an MtaStsDomains construct. Policy fields left out take the
@@ -108,6 +110,16 @@ export interface MtaStsDomainsProps {
    * @default - no `_smtp._tls` record for those domains, and a warning each
    */
   readonly tlsRpt?: TlsRptOptions;
+
+  /**
+   * A collector that receives the TLS-RPT reports of every domain: its address is put first in
+   * each domain's `rua` list, then its HTTPS endpoint if it has one, then the domain's own (or
+   * the default) `tlsRpt.rua`; and each domain is added to the collector with its mode.
+   *
+   * @default - no collector
+   * @see https://www.rfc-editor.org/rfc/rfc8460#section-3
+   */
+  readonly tlsRptCollector?: TlsRptCollector;
 
   /**
    * Which CloudFront edge locations serve the policies.
@@ -236,6 +248,7 @@ export class MtaStsDomains extends Construct {
         annotate: this,
       });
       this.resourcesOf.set(name, resources);
+      linkCollector(props.tlsRptCollector, name, plan.policy.mode);
       this.distributions.push(resources.distribution);
       this.certificates.push(resources.certificate);
     }
@@ -327,7 +340,7 @@ export class MtaStsDomains extends Construct {
         delegated: domain.delegated,
         options,
         policy: new MtaStsPolicy(policyProps),
-        tlsRpt: tlsRpt && new TlsRptRecord(tlsRpt),
+        tlsRpt: tlsRptRecordWith(tlsRpt, defaults.tlsRptCollector),
       });
     }
     return problems;

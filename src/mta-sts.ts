@@ -6,6 +6,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { MtaStsPolicy, MtaStsPolicyProps } from './policy';
 import { certificateNameProblems, suppliedCertificateProblems } from './private/certificate';
+import { linkCollector, tlsRptRecordWith } from './private/collector-link';
 import { DEFAULT_PRICE_CLASS, DEFAULT_RECORD_TTL, recordTtlProblems } from './private/defaults';
 import { resolveDomain } from './private/domain';
 import { addMxDriftCheck } from './private/mx-drift';
@@ -18,7 +19,8 @@ import { createOriginAccessControl, createPolicyBucket } from './private/policy-
 import { throwIfProblems } from './private/problems';
 import { registerPolicyDomain } from './private/registry';
 import { tlsRptProblems } from './private/tls-rpt-rules';
-import { TlsRptOptions, TlsRptRecord } from './tls-rpt';
+import { TlsRptOptions } from './tls-rpt';
+import type { TlsRptCollector } from './tls-rpt-collector';
 
 /**
  * Properties of an MtaSts construct: the policy contents plus where and how to publish them.
@@ -50,6 +52,17 @@ export interface MtaStsProps extends MtaStsPolicyProps {
    * @see https://www.rfc-editor.org/rfc/rfc8460#section-3
    */
   readonly tlsRpt?: TlsRptOptions;
+
+  /**
+   * A collector that receives this domain's TLS-RPT reports in the account: its address is put
+   * first in the `rua` list (some senders report only to the first), then its HTTPS endpoint if
+   * it has one, then `tlsRpt.rua`; and the domain is added to the collector's domains with its
+   * mode. With a collector, `tlsRpt` is optional.
+   *
+   * @default - no collector: reports go only to `tlsRpt.rua`
+   * @see https://www.rfc-editor.org/rfc/rfc8460#section-3
+   */
+  readonly tlsRptCollector?: TlsRptCollector;
 
   /**
    * The certificate for `mta-sts.<domain>`. Must be an ACM certificate in us-east-1
@@ -187,8 +200,9 @@ export class MtaSts extends Construct {
     this.policyText = this.policy.text;
     this.policyHost = policyHostOf(this.domainName);
     this.policyUrl = policyUrlOf(this.domainName);
-    const tlsRpt = props.tlsRpt && new TlsRptRecord(props.tlsRpt);
+    const tlsRpt = tlsRptRecordWith(props.tlsRpt, props.tlsRptCollector);
     this.tlsRptRecordValue = tlsRpt?.value;
+    linkCollector(props.tlsRptCollector, this.domainName, this.policy.mode);
 
     const where = placement.scope();
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
