@@ -1,13 +1,11 @@
 import { createHash } from 'node:crypto';
 import { Duration, Token } from 'aws-cdk-lib';
 import { normaliseHostname, quote } from './hostname';
+import { MAX_AGE_LIMIT_SECONDS, MAX_POLICY_BYTES, renderPolicyText } from '../core/policy-text';
 import { MtaStsMode } from '../mode';
 import type { MtaStsPolicyProps } from '../policy';
 
-/** The largest `max_age` RFC 8461 §3.2 allows, in seconds (about one year). */
-export const MAX_AGE_LIMIT_SECONDS = 31_557_600;
-/** The largest policy file rendered, in bytes: the ceiling senders are advised to accept (RFC 8461 §3.3). */
-export const MAX_POLICY_BYTES = 65_536;
+export { MAX_AGE_LIMIT_SECONDS, MAX_POLICY_BYTES };
 
 /** The result of checking policy contents; fields hold defaults where a prop was invalid. */
 export interface PolicyAnalysis {
@@ -84,9 +82,9 @@ export function analysePolicy(props: MtaStsPolicyProps, prefix: string | ((field
   return { problems, mode, mx, maxAgeSeconds };
 }
 
+/** The exact policy file (see core/policy-text.ts, the one place it is rendered). */
 export function renderPolicy(mode: MtaStsMode, mx: readonly string[], maxAgeSeconds: number): string {
-  const lines = ['version: STSv1', `mode: ${mode}`, ...mx.map(host => `mx: ${host}`), `max_age: ${maxAgeSeconds}`];
-  return lines.map(line => `${line}\r\n`).join('');
+  return renderPolicyText(mode, mx, maxAgeSeconds);
 }
 
 export function policyIdOf(text: string): string {
