@@ -47,7 +47,13 @@ const project = new awscdk.AwsCdkConstructLibrary({
     'fast-check@^4',
     // AWS Solutions security rules; major 2 matches aws-cdk-lib v2.
     'cdk-nag@^2',
+    // Test CA and certificates for the check command's loopback HTTPS and SMTP servers (pure JS, no openssl CLI).
+    'node-forge@^1',
+    '@types/node-forge@^1',
   ],
+
+  // The live checker (issue 8): `npx cdk-mta-sts check example.com`. Node built-ins only, no runtime deps.
+  bin: { 'cdk-mta-sts': 'lib/cli/main.js' },
 
   // Compile-time checks for every jsii language; packaging them needs toolchains and network we lack.
   publishToPypi: { distName: 'cdk-mta-sts', module: 'cdk_mta_sts' },
