@@ -187,9 +187,9 @@ async function checkStsRecord(domain: string, dns: DnsClient): Promise<{ check: 
   }
   const id = parsed.record.id;
   if (discarded) {
-    return { check: warn('sts-record', `${name}${via}: "${candidates[0]}" (id ${id}); but ${discarded}: remove ${others.length === 1 ? 'it' : 'them'}`), id };
+    return { check: warn('sts-record', `${name}${via}: "${candidates[0]}"; but ${discarded}: remove ${others.length === 1 ? 'it' : 'them'}`), id };
   }
-  return { check: pass('sts-record', `${name}${via}: "${candidates[0]}" (id ${id})`), id };
+  return { check: pass('sts-record', `${name}${via}: "${candidates[0]}"`), id };
 }
 
 function checkFetch(url: string, fetched: PolicyFetch | undefined): { check: CheckResult; body?: Buffer } {

@@ -152,9 +152,9 @@ export function probeSmtp(options: SmtpProbeOptions): Promise<SmtpProbe> {
         const protocol = tls.getProtocol() ?? 'unknown';
         const validTo = cert?.valid_to;
         const problems: string[] = [];
-        if (!tls.authorized) {
-          const code = String(tls.authorizationError ?? 'UNKNOWN');
-          problems.push(describeTlsError(Object.assign(new Error(code), { code }), options.host));
+        const chainError = tls.authorized ? undefined : String(tls.authorizationError ?? 'UNKNOWN');
+        if (chainError !== undefined && chainError !== 'ERR_TLS_CERT_ALTNAME_INVALID') {
+          problems.push(describeTlsError(Object.assign(new Error(chainError), { code: chainError }), options.host));
         }
         if (cert && Object.keys(cert).length > 0) {
           const nameError = checkServerIdentity(options.host, cert);

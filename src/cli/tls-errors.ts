@@ -4,7 +4,10 @@
 export function describeTlsError(error: NodeJS.ErrnoException, host: string): string {
   switch (error.code) {
     case 'ERR_TLS_CERT_ALTNAME_INVALID':
-      return `the certificate is not valid for ${host} (${error.message.replace(/^Hostname\/IP does not match certificate's altnames: /, '')})`;
+    {
+      const names = /((?:DNS|IP Address):.*)$/.exec(error.message)?.[1];
+      return `the certificate is not valid for ${host} (${names ? `it names ${names}` : error.message})`;
+    }
     case 'CERT_HAS_EXPIRED':
       return 'the certificate has expired';
     case 'CERT_NOT_YET_VALID':
