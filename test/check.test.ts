@@ -250,6 +250,15 @@ describe('the policy host and file', () => {
     expect(statusOf(report, 'policy-syntax')).toBe('skip');
   });
 
+  test('fails, within the timeout, when the policy host never answers', async () => {
+    web.response = { status: 200, hang: true };
+    const { status, report, elapsedMs } = await check('example.com', '--json', '--timeout', '1.5', '--no-smtp');
+    expect(status).toBe(1);
+    expect(statusOf(report, 'policy-fetch')).toBe('fail');
+    expect(messageOf(report, 'policy-fetch')).toBe('https://mta-sts.example.com/.well-known/mta-sts.txt: no complete answer before the timeout; senders treat that as no policy');
+    expect(elapsedMs).toBeLessThan(2500);
+  });
+
   test('fails when the policy host certificate is for another name', async () => {
     web.useCertificate(wrongPolicyCert);
     const { status, report } = await checkExample('--no-smtp');
@@ -429,6 +438,21 @@ describe('the TLS-RPT record', () => {
     expect(statusOf(report, 'tls-rpt-rua')).toBe('warn');
     expect(messageOf(report, 'tls-rpt-rua')).toContain('https://reports.nowhere.example/v1: reports.nowhere.example does not resolve');
     expect(messageOf(report, 'tls-rpt-rua')).toContain('some senders report only to the first URI');
+  });
+});
+
+describe('DNS', () => {
+  test('a resolver that never answers a name costs no more than the timeout', async () => {
+    dns.silent.add('_smtp._tls.example.com');
+    try {
+      const { status, report, elapsedMs } = await check('example.com', '--json', '--timeout', '1.5', '--no-smtp');
+      expect(status).toBe(0);
+      expect(statusOf(report, 'tls-rpt')).toBe('warn');
+      expect(messageOf(report, 'tls-rpt')).toContain('the DNS query timed out');
+      expect(elapsedMs).toBeLessThan(2500);
+    } finally {
+      dns.silent.clear();
+    }
   });
 });
 

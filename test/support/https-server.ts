@@ -7,6 +7,8 @@ export interface HttpsResponse {
   readonly status: number;
   readonly headers?: Record<string, string>;
   readonly body?: string | Buffer;
+  /** Never answer (the connection stays open until the client gives up). */
+  readonly hang?: boolean;
 }
 
 /** An HTTPS server on loopback whose certificate and answer tests set. */
@@ -25,6 +27,9 @@ export class TestHttpsServer {
   private constructor(private readonly server: Server) {
     server.on('request', (req, res) => {
       this.requests.push({ path: req.url ?? '', host: req.headers.host ?? '' });
+      if (this.response.hang) {
+        return;
+      }
       res.writeHead(this.response.status, this.response.headers ?? {});
       res.end(this.response.body);
     });
