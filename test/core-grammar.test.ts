@@ -1,3 +1,6 @@
+import { Duration } from 'aws-cdk-lib';
+import * as fc from 'fast-check';
+import { MtaStsMode, MtaStsPolicy, TlsRptRecord } from '../src';
 import { matchingMxPattern, mxPatternMatches, parsePolicyText, renderPolicyText } from '../src/core/policy-text';
 import { isStsRecordCandidate, parseStsRecord, renderStsRecord } from '../src/core/sts-record';
 import { parseTlsRptRecord, renderTlsRptRecord } from '../src/core/tls-rpt-record';
@@ -122,5 +125,49 @@ describe('TLS-RPT record', () => {
     const result = parseTlsRptRecord(value);
     expect(result.record).toBeUndefined();
     expect(result.errors.join('\n')).toContain(error);
+  });
+});
+
+describe('one grammar for what is published and what is checked', () => {
+  const label = fc.stringMatching(/^[a-z0-9]([a-z0-9-]{0,10}[a-z0-9])?$/);
+  const host = fc.array(label, { minLength: 2, maxLength: 4 }).map(labels => labels.join('.')).filter(h => !/\.[0-9]+$/.test(h));
+  const pattern = fc.tuple(fc.boolean(), host).map(([wild, h]) => (wild ? `*.${h}` : h));
+
+  test('every policy the constructs render parses strictly to the same fields', () => {
+    fc.assert(fc.property(
+      fc.constantFrom(MtaStsMode.ENFORCE, MtaStsMode.TESTING),
+      fc.array(pattern, { minLength: 1, maxLength: 5 }),
+      fc.integer({ min: 0, max: 31557600 }),
+      (mode, mx, seconds) => {
+        const published = new MtaStsPolicy({ mode, mx, maxAge: Duration.seconds(seconds) });
+        const parsed = parsePolicyText(published.text);
+        expect(parsed.errors).toEqual([]);
+        expect(parsed.warnings).toEqual([]);
+        expect(parsed.policy).toEqual({ version: 'STSv1', mode, mx: published.mx, maxAgeSeconds: seconds, extensions: [] });
+      },
+    ), { seed: 20261201, numRuns: 200 });
+  });
+
+  test('every TLS-RPT record the constructs render parses strictly to the same URIs', () => {
+    const uri = fc.oneof(host.map(h => `mailto:tls-reports@${h}`), host.map(h => `https://${h}/v1/tlsrpt`));
+    fc.assert(fc.property(fc.uniqueArray(uri, { minLength: 1, maxLength: 4 }), rua => {
+      const parsed = parseTlsRptRecord(new TlsRptRecord({ rua }).value);
+      expect(parsed.errors).toEqual([]);
+      expect(parsed.record?.rua).toEqual(rua);
+    }), { seed: 20261201, numRuns: 200 });
+  });
+
+  test('the MX matching of the published model and of the checker agree', () => {
+    const patterns = fc.array(pattern, { minLength: 1, maxLength: 4 });
+    fc.assert(fc.property(patterns, label, fc.nat(), fc.integer({ min: 0, max: 2 }), (mx, extra, pick, depth) => {
+      // Candidates near the patterns: the base name itself, one label more, two labels more.
+      const base = mx[pick % mx.length].replace(/^\*\./, '');
+      const candidate = [...Array(depth).fill(extra), base].join('.');
+      const published = new MtaStsPolicy({ mode: MtaStsMode.ENFORCE, mx });
+      expect(published.matchesMx(candidate)).toBe(matchingMxPattern(published.mx, candidate) !== undefined);
+      // An oracle written from RFC 8461 §4.1: equal, or "*." and the candidate less its first label.
+      const rest = candidate.split('.').slice(1).join('.');
+      expect(published.matchesMx(candidate)).toBe(published.mx.some(p => p === candidate || (p.startsWith('*.') && rest === p.slice(2))));
+    }), { seed: 20261201, numRuns: 200 });
   });
 });
