@@ -2,7 +2,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MtaSts, MtaStsMode } from '../src';
+import * as route53 from 'aws-cdk-lib/aws-route53';
+import { MtaSts, MtaStsDomains, MtaStsMode } from '../src';
 import { exampleStack } from './fixtures';
 import { TestDnsServer } from './support/dns-server';
 import { TestHttpsServer } from './support/https-server';
@@ -89,7 +90,7 @@ function messageOf(report: Report, id: string, host?: string): string {
 
 beforeAll(async () => {
   ca = new TestCa();
-  policyCert = ca.issue({ names: ['mta-sts.example.com'] });
+  policyCert = ca.issue({ names: ['mta-sts.example.com', 'mta-sts.example.org'] });
   wrongPolicyCert = ca.issue({ names: ['www.example.com'] });
   mxCert = ca.issue({ names: ['mx1.example.com', '*.mail.example.com'] });
   otherCert = ca.issue({ names: ['mx.other.example.net'] });
@@ -544,6 +545,59 @@ describe('check --assembly', () => {
     expect(status).toBe(1);
     expect(statusOf(result.domains[0], 'policy-id')).toBe('fail');
     expect(messageOf(result.domains[0], 'policy-id')).toContain(`the live id ${ID} was not made by cdk-mta-sts for this policy`);
+  });
+});
+
+describe('check --assembly with MtaStsDomains', () => {
+  let outdir: string;
+  beforeAll(() => {
+    outdir = mkdtempSync(join(tmpdir(), 'cdk-mta-sts-check-'));
+  });
+  afterAll(() => {
+    web.responseFor.clear();
+    rmSync(outdir, { recursive: true, force: true });
+  });
+
+  test('checks every policy domain of the assembly, each against its own synthesized policy', async () => {
+    // GIVEN two domains with different policies, synthesized and then served
+    const { app, stack } = exampleStack('us-east-1', { outdir });
+    const zoneOf = (name: string) => route53.HostedZone.fromHostedZoneAttributes(stack, `Zone-${name}`, { hostedZoneId: `Z${name.length}`, zoneName: name });
+    new MtaStsDomains(stack, 'MtaSts', {
+      mx: ['mx1.example.com', '*.mail.example.com'],
+      tlsRpt: { rua: ['mailto:tls-reports@example.com'] },
+      domains: [
+        { hostedZone: zoneOf('example.com'), mode: MtaStsMode.ENFORCE },
+        { hostedZone: zoneOf('example.org'), mode: MtaStsMode.TESTING },
+      ],
+    });
+    app.synth();
+    const found = readAssemblyDomains(outdir);
+    expect(found.map(d => [d.data.domainName, d.data.mode])).toEqual([['example.com', 'enforce'], ['example.org', 'testing']]);
+    for (const { data } of found) {
+      setTxt(`_mta-sts.${data.domainName}`, `v=STSv1; id=${publicationIdOf(data.contentId, new Date(), 1)}`);
+      dns.zone.set(data.policyHost, [{ type: 'A', value: '127.0.0.1' }]);
+      dns.zone.set(data.domainName, [{ type: 'MX', value: 'mx1.example.com', priority: 10 }]);
+      setTxt(`_smtp._tls.${data.domainName}`, data.tlsRptRecordValue!);
+      web.responseFor.set(data.policyHost, { status: 200, headers: { 'Content-Type': 'text/plain' }, body: data.policyText });
+    }
+    // WHEN
+    const { status, report } = await check('--assembly', outdir, '--json', '--timeout', '5');
+    // THEN
+    const result = report as unknown as { ok: boolean; domains: Report[] };
+    expect(status).toBe(0);
+    expect(result.ok).toBe(true);
+    expect(result.domains.map(d => [d.domain, d.mode, d.verdict, statusOf(d, 'policy-id')])).toEqual([
+      ['example.com', 'enforce', 'enforced', 'pass'],
+      ['example.org', 'testing', 'ready to enforce', 'pass'],
+    ]);
+
+    // A domain whose live text is the other domain's fails, and only that domain.
+    web.responseFor.set('mta-sts.example.org', web.responseFor.get('mta-sts.example.com')!);
+    const swapped = await check('--assembly', outdir, '--json', '--timeout', '5', '--no-smtp');
+    const after = swapped.report as unknown as { ok: boolean; domains: Report[] };
+    expect(swapped.status).toBe(1);
+    expect(after.ok).toBe(false);
+    expect(after.domains.map(d => [d.domain, d.ok, statusOf(d, 'policy-id')])).toEqual([['example.com', true, 'pass'], ['example.org', false, 'fail']]);
   });
 });
 

@@ -19,19 +19,23 @@ export class TestHttpsServer {
     return new TestHttpsServer(server);
   }
 
-  /** The answer to every request. */
+  /** The answer to every request, unless `responseFor` gives one for the request's Host. */
   public response: HttpsResponse = { status: 404 };
+  /** Answers by Host header (for several policy domains on one server). */
+  public readonly responseFor = new Map<string, HttpsResponse>();
   /** The paths and Host headers requested, in order. */
   public readonly requests: Array<{ path: string; host: string }> = [];
 
   private constructor(private readonly server: Server) {
     server.on('request', (req, res) => {
-      this.requests.push({ path: req.url ?? '', host: req.headers.host ?? '' });
-      if (this.response.hang) {
+      const host = req.headers.host ?? '';
+      this.requests.push({ path: req.url ?? '', host });
+      const response = this.responseFor.get(host) ?? this.response;
+      if (response.hang) {
         return;
       }
-      res.writeHead(this.response.status, this.response.headers ?? {});
-      res.end(this.response.body);
+      res.writeHead(response.status, response.headers ?? {});
+      res.end(response.body);
     });
   }
 
