@@ -10,6 +10,7 @@ import { TestHttpsServer } from './support/https-server';
 import { KeyAndCert, TestCa } from './support/pki';
 import { TestSmtpServer } from './support/smtp-server';
 import { readAssemblyDomains } from '../src/cli/assembly';
+import { DnsClient } from '../src/cli/dns';
 import { run } from '../src/cli/main';
 import { publicationIdOf } from '../src/core/policy-id';
 
@@ -464,6 +465,22 @@ describe('advice', () => {
     expect(status).toBe(0);
     expect(statusOf(report, 'advice')).toBe('warn');
     expect(messageOf(report, 'advice')).toContain('max_age is 3600 s, under a day');
+  });
+});
+
+describe('--resolver', () => {
+  test.each([
+    ['192.0.2.53', '192.0.2.53'],
+    ['192.0.2.53:5353', '192.0.2.53:5353'],
+    ['2001:db8::53', '2001:db8::53'],
+    ['[2001:db8::53]:5353', '[2001:db8::53]:5353'],
+    ['192.0.2.53:0', undefined],
+    ['192.0.2.53:65536', undefined],
+    ['dns.example.com', undefined],
+    ['[192.0.2.53]:53', undefined],
+    ['192.0.2.300', undefined],
+  ])('%s is read as %s', (value, expected) => {
+    expect(DnsClient.parseServer(value)).toBe(expected);
   });
 });
 

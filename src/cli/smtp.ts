@@ -146,6 +146,9 @@ export function probeSmtp(options: SmtpProbeOptions): Promise<SmtpProbe> {
       tlsSocket.on('error', (err: NodeJS.ErrnoException) => {
         finish({ outcome: 'tls-failed', detail: `the TLS handshake with ${where} failed (${err.code ?? err.message}); servers must offer TLS 1.2 or later` });
       });
+      tlsSocket.on('close', () => {
+        finish({ outcome: 'tls-failed', detail: `${where} closed the connection during the TLS handshake` });
+      });
       tlsSocket.on('secureConnect', () => {
         const tls = tlsSocket!;
         const cert = tls.getPeerCertificate();
