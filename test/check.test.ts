@@ -166,6 +166,20 @@ describe('a correct deployment', () => {
     expect(report.policyId).toBe(ID);
   });
 
+  test('follows a CNAME at _mta-sts itself when the resolver answers with the CNAME alone', async () => {
+    dns.zone.set('_mta-sts.example.com', [{ type: 'CNAME', value: '_mta-sts.policies.example.net' }]);
+    setTxt('_mta-sts.policies.example.net', `v=STSv1; id=${ID}`);
+    dns.chaseCnames = false;
+    try {
+      const { status, report } = await checkExample('--no-smtp');
+      expect(status).toBe(0);
+      expect(statusOf(report, 'sts-record')).toBe('pass');
+      expect(messageOf(report, 'sts-record')).toBe(`_mta-sts.example.com (through CNAME _mta-sts.policies.example.net): "v=STSv1; id=${ID}"`);
+    } finally {
+      dns.chaseCnames = true;
+    }
+  });
+
   test('prints one line per check and a verdict line for a person', async () => {
     const { status, stdout } = await check('example.com', '--timeout', '5', '--no-smtp');
     expect(status).toBe(0);

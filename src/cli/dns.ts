@@ -58,7 +58,9 @@ export class DnsClient {
     const via: string[] = [];
     let current = name;
     for (let hop = 0; ; hop++) {
-      const answer = await this.query<string[]>(current, r => r.resolveTxt.bind(r));
+      const raw = await this.query<string[]>(current, r => r.resolveTxt.bind(r));
+      // An answer holding only a CNAME comes back as no records and no error.
+      const answer = raw.records.length === 0 && raw.error === undefined ? { records: [], error: 'ENODATA' } : raw;
       if (answer.records.length > 0 || !answer.error || !NO_RECORDS.has(answer.error) || hop >= MAX_CNAME_HOPS) {
         const error = answer.error === undefined ? undefined : code(answer.error);
         return { records: answer.records.map(strings => strings.join('')), error, ...(via.length ? { via } : {}) };

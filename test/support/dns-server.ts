@@ -24,6 +24,8 @@ export class TestDnsServer {
 
   /** The zone: lower-case names, no trailing dot. Replace or edit it between tests. */
   public zone = new Map<string, ZoneRecord[]>();
+  /** Follow CNAMEs in answers, as a recursive resolver does; false answers with the CNAME alone. */
+  public chaseCnames = true;
   /** Names whose queries are never answered. */
   public readonly silent = new Set<string>();
 
@@ -80,6 +82,9 @@ export class TestDnsServer {
         break;
       }
       answers.push(encodeRecord(name, cname));
+      if (!this.chaseCnames) {
+        break;
+      }
       name = (cname.value as string).toLowerCase().replace(/\.$/, '');
       exists = this.zone.has(name);
     }
