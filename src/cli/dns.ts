@@ -58,9 +58,7 @@ export class DnsClient {
     const via: string[] = [];
     let current = name;
     for (let hop = 0; ; hop++) {
-      const raw = await this.query<string[]>(current, r => r.resolveTxt.bind(r));
-      // An answer holding only a CNAME comes back as no records and no error.
-      const answer = raw.records.length === 0 && raw.error === undefined ? { records: [], error: 'ENODATA' } : raw;
+      const answer = await this.query<string[]>(current, r => r.resolveTxt.bind(r));
       if (answer.records.length > 0 || !answer.error || !NO_RECORDS.has(answer.error) || hop >= MAX_CNAME_HOPS) {
         const error = answer.error === undefined ? undefined : code(answer.error);
         return { records: answer.records.map(strings => strings.join('')), error, ...(via.length ? { via } : {}) };
@@ -107,7 +105,8 @@ export class DnsClient {
       const timer = setTimeout(() => resolve({ records: [], error: 'ETIMEOUT' }), remaining);
       method(this.resolver)(name, (err, result) => {
         clearTimeout(timer);
-        resolve(err ? { records: [], error: err.code ?? 'EFAIL' } : { records: result });
+        // An answer holding only a CNAME comes back as no records and no error: that is NODATA.
+        resolve(err ? { records: [], error: err.code ?? 'EFAIL' } : result.length === 0 ? { records: [], error: 'ENODATA' } : { records: result });
       });
     });
   }
