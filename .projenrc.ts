@@ -55,7 +55,13 @@ const project = new awscdk.AwsCdkConstructLibrary({
     // A real S3-compatible server on loopback for the collector handler tests (no AWS account).
     's3rver@^3.7.1',
     '@types/s3rver@^3.7.4',
+    // Test CA and certificates for the check command's loopback HTTPS and SMTP servers (pure JS, no openssl CLI).
+    'node-forge@^1',
+    '@types/node-forge@^1',
   ],
+
+  // The live checker (issue 8): `npx cdk-mta-sts check example.com`. Node built-ins only, no runtime deps.
+  bin: { 'cdk-mta-sts': 'lib/cli/main.js' },
 
   // Compile-time checks for every jsii language; packaging them needs toolchains and network we lack.
   publishToPypi: { distName: 'cdk-mta-sts', module: 'cdk_mta_sts' },

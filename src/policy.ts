@@ -1,4 +1,5 @@
 import { Duration } from 'aws-cdk-lib';
+import { matchingMxPattern } from './core/policy-text';
 import { MtaStsMode } from './mode';
 import { normaliseHostname } from './private/hostname';
 import { contentIdOf } from './core/policy-id';
@@ -110,15 +111,6 @@ export class MtaStsPolicy {
       return false;
     }
     const host = normaliseHostname(hostname).value;
-    if (host === undefined) {
-      return false;
-    }
-    return this.mx.some(pattern => {
-      if (!pattern.startsWith('*.')) {
-        return pattern === host;
-      }
-      const dot = host.indexOf('.');
-      return dot > 0 && host.slice(dot + 1) === pattern.slice(2);
-    });
+    return host !== undefined && matchingMxPattern(this.mx, host) !== undefined;
   }
 }

@@ -1,12 +1,10 @@
 import { Duration, Token } from 'aws-cdk-lib';
 import { normaliseHostname, quote } from './hostname';
+import { MAX_AGE_LIMIT_SECONDS, MAX_POLICY_BYTES, parsePolicyText, renderPolicyText } from '../core/policy-text';
 import { MtaStsMode } from '../mode';
 import type { MtaStsPolicyProps } from '../policy';
 
-/** The largest `max_age` RFC 8461 §3.2 allows, in seconds (about one year). */
-export const MAX_AGE_LIMIT_SECONDS = 31_557_600;
-/** The largest policy file rendered, in bytes: the ceiling senders are advised to accept (RFC 8461 §3.3). */
-export const MAX_POLICY_BYTES = 65_536;
+export { MAX_AGE_LIMIT_SECONDS, MAX_POLICY_BYTES };
 
 /** The result of checking policy contents; fields hold defaults where a prop was invalid. */
 export interface PolicyAnalysis {
@@ -75,15 +73,22 @@ export function analysePolicy(props: MtaStsPolicyProps, prefix: string | ((field
   }
 
   if (problems.length === 0) {
-    const bytes = Buffer.byteLength(renderPolicy(mode, mx, maxAgeSeconds), 'utf8');
+    const text = renderPolicy(mode, mx, maxAgeSeconds);
+    const bytes = Buffer.byteLength(text, 'utf8');
     if (bytes > MAX_POLICY_BYTES) {
       problems.push(`\`${name('mx')}\` makes the policy file ${bytes} bytes, over the ${MAX_POLICY_BYTES} bytes senders are advised to accept; use wildcards, got: ${mx.length} hosts`);
+    }
+    // What is published must pass the same strict parser the check command applies to what is
+    // live; a failure here is a bug in this library, not in the props.
+    const parsed = parsePolicyText(text);
+    if (parsed.errors.length > 0 || parsed.warnings.length > 0) {
+      problems.push(`the policy file rendered from \`${name('mx')}\` and \`${name('mode')}\` does not parse under RFC 8461 §3.2 (a cdk-mta-sts bug), got: ${[...parsed.errors, ...parsed.warnings].join('; ')}`);
     }
   }
   return { problems, mode, mx, maxAgeSeconds };
 }
 
+/** The exact policy file (see core/policy-text.ts, the one place it is rendered). */
 export function renderPolicy(mode: MtaStsMode, mx: readonly string[], maxAgeSeconds: number): string {
-  const lines = ['version: STSv1', `mode: ${mode}`, ...mx.map(host => `mx: ${host}`), `max_age: ${maxAgeSeconds}`];
-  return lines.map(line => `${line}\r\n`).join('');
+  return renderPolicyText(mode, mx, maxAgeSeconds);
 }

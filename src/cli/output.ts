@@ -1,0 +1,28 @@
+import type { DomainReport } from './checks';
+
+const WIDTH = Math.max(...['sts-record', 'policy-host', 'policy-fetch', 'policy-syntax', 'policy-id', 'mx-coverage', 'mx-tls', 'tls-rpt', 'tls-rpt-rua', 'advice'].map(id => id.length));
+
+/** The report for a person: a header per domain, one line per check, a verdict line. */
+export function formatHuman(reports: DomainReport[]): string {
+  return reports.map(report => {
+    const head = `${report.domain}${report.mode ? `  mode ${report.mode}` : ''}${report.policyId ? `  id ${report.policyId}` : ''}`;
+    const lines = report.checks.map(check => `  ${check.status.toUpperCase().padEnd(4)}  ${check.id.padEnd(WIDTH)}  ${check.message}`);
+    return [head, ...lines, `  => ${report.domain}: ${report.verdict}`].join('\n');
+  }).join('\n\n') + '\n';
+}
+
+/** The report as one JSON object: the domain's for one domain, `{ ok, domains }` otherwise. */
+export function formatJson(reports: DomainReport[], single: boolean): string {
+  const shape = (r: DomainReport) => ({
+    domain: r.domain,
+    ok: r.ok,
+    mode: r.mode,
+    policyId: r.policyId,
+    verdict: r.verdict,
+    checks: r.checks.map(c => ({ id: c.id, status: c.status, message: c.message, ...(c.host !== undefined ? { host: c.host } : {}) })),
+  });
+  const value = single && reports.length === 1
+    ? shape(reports[0])
+    : { ok: reports.every(r => r.ok), domains: reports.map(shape) };
+  return JSON.stringify(value, undefined, 2) + '\n';
+}
