@@ -124,6 +124,10 @@ project.addTask('example', {
   description: 'Synthesize the example stack for example.com and print the policy file and DNS records',
   exec: 'ts-node --project test/tsconfig.json example/main.ts',
 });
+project.addTask('example:collector', {
+  description: 'The example stack with a TLS-RPT collector (SES reception, storage, metrics) for example.com',
+  exec: 'ts-node --project test/tsconfig.json example/main.ts --with-collector',
+});
 
 // Issue-4 footprint benchmark: synth time, resources, Lambdas, asset and template bytes for
 // 1/10/50/100 domains, and the construct's overhead over hand-written L2 code. Not a test.

@@ -3,13 +3,14 @@
  * credentials, and prints the policy file and every DNS record it would publish.
  *
  *   npm ci && npx projen example
+ *   npm ci && npx projen example:collector   # also a TLS-RPT collector (SES reception) in the account
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import { publishedPolicies, publishedRecords } from './inspect';
-import { MtaSts, MtaStsMode } from '../src';
+import { MtaSts, MtaStsMode, TlsRptCollector } from '../src';
 
 const outdir = path.join(__dirname, 'cdk.out');
 fs.rmSync(outdir, { recursive: true, force: true });
@@ -22,12 +23,15 @@ const hostedZone = route53.HostedZone.fromHostedZoneAttributes(stack, 'Zone', {
   hostedZoneId: 'Z0123456789EXAMPLE',
   zoneName: 'example.com',
 });
+const withCollector = process.argv.includes('--with-collector');
 const mtaSts = new MtaSts(stack, 'MtaSts', {
   hostedZone,
   mode: MtaStsMode.TESTING,
   mx: ['mx1.example.com', 'mx2.example.com', '*.mail.example.com'],
   maxAge: Duration.days(7),
   tlsRpt: { rua: ['mailto:tls-reports@example.com'] },
+  // Reports received by SES on tlsrpt.example.com, stored, counted and queryable in the account.
+  tlsRptCollector: withCollector ? new TlsRptCollector(stack, 'Reports', { hostedZone }) : undefined,
 });
 
 const assembly = app.synth();
