@@ -1,8 +1,8 @@
 import { Duration } from 'aws-cdk-lib';
+import { contentIdOf } from './core/policy-id';
 import { matchingMxPattern } from './core/policy-text';
 import { MtaStsMode } from './mode';
 import { normaliseHostname } from './private/hostname';
-import { contentIdOf } from './core/policy-id';
 import { analysePolicy, MAX_AGE_LIMIT_SECONDS, MAX_POLICY_BYTES, renderPolicy } from './private/policy-rules';
 import { throwIfProblems } from './private/problems';
 

@@ -16,8 +16,8 @@ import { App, Duration, Stack } from 'aws-cdk-lib';
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import { getPolicy, parsePolicy, resolvePolicy, validateMx } from 'mailauth/lib/mta-sts';
 import { MtaSts, MtaStsMode, MtaStsPolicy, MtaStsProps } from '../src';
-import { publicationIdOf } from '../src/core/policy-id';
 import { deployTemplate, Published } from './support/published';
+import { publicationIdOf } from '../src/core/policy-id';
 
 // mailauth fetches the policy with node:https; replace it so that no request leaves the process.
 jest.mock('node:https', () => ({ request: jest.fn() }));
@@ -485,8 +485,8 @@ describe.each(CASES)('mail clients reading $name', (c) => {
     // THEN
     expect(policyTxt).toHaveLength(1);
     expect(policyTxt[0].join('')).toMatch(new RegExp(`^v=STSv1; id=${contentId}[0-9]{14}[0-9a-z]{2}$`));
-    const published = parseStsTxtRecord(policyTxt[0].join(''));
-    expect(id).toBe(published);
+    const announcedId = parseStsTxtRecord(policyTxt[0].join(''));
+    expect(id).toBe(announcedId);
     expect(mtaSts.policyContentId).toBe(contentId);
   });
 

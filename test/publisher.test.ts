@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { CloudFormationEvent, FAILED_CREATE_ID, publish, PublicationProperties, quoteTxt, unquoteTxt } from '../src/handlers/publisher';
 import { memoryAws } from './support/memory-aws';
+import { CloudFormationEvent, FAILED_CREATE_ID, publish, PublicationProperties, quoteTxt, unquoteTxt } from '../src/handlers/publisher';
 
 // S3 and Route 53 cannot run here: the handler runs against the in-memory stand-ins of
 // test/support/memory-aws.ts, which keep what a bucket and a hosted zone would hold.

@@ -3,14 +3,12 @@
  *
  * Pure: no aws-cdk-lib. The constructs render with it, the checker parses with it.
  */
+import { parseTxtFields } from './txt-fields';
 
 /** What every policy record begins with; senders discard other TXT records at the name. */
 export const STS_RECORD_PREFIX = 'v=STSv1';
 
 const POLICY_ID = /^[A-Za-z0-9]{1,32}$/;
-const EXT_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$/;
-// sts-ext-value = 1*(%x21-3A / %x3C / %x3E-7E): printable ASCII but ";" and "=".
-const EXT_VALUE = /^[\x21-\x3a\x3c\x3e-\x7e]+$/;
 
 /** A parsed policy record. */
 export interface StsRecord {
@@ -58,45 +56,21 @@ export function isStsRecordCandidate(value: string): boolean {
  * letters and digits, and extension fields `name=value`.
  */
 export function parseStsRecord(value: string): StsRecordParseResult {
-  const errors: string[] = [];
-  const parts = value.split(/[ \t]*;[ \t]*/);
-  if (parts[0] !== STS_RECORD_PREFIX) {
+  const parsed = parseTxtFields(value, STS_RECORD_PREFIX, ['id']);
+  if (!parsed) {
     return { errors: [`the record must begin with "${STS_RECORD_PREFIX};" exactly, got: ${JSON.stringify(value)}`] };
   }
-  const fields = parts.slice(1);
-  if (fields.length > 0 && fields[fields.length - 1] === '') {
-    fields.pop();
+  const errors = [...parsed.errors];
+  const ids = parsed.known.map(field => field.value);
+  if (ids.length > 1) {
+    errors.push('the record has more than one id field');
   }
-  let id: string | undefined;
-  const extensions: Array<{ name: string; value: string }> = [];
-  for (const field of fields) {
-    const eq = field.indexOf('=');
-    const name = eq < 0 ? field : field.slice(0, eq);
-    const fieldValue = eq < 0 ? '' : field.slice(eq + 1);
-    if (eq < 0 || name === '') {
-      errors.push(`field ${JSON.stringify(field)} is not name=value`);
-    } else if (name === 'id') {
-      if (id !== undefined) {
-        errors.push('the record has more than one id field');
-      } else {
-        const problem = policyIdProblem(fieldValue);
-        if (problem) {
-          errors.push(problem);
-        } else {
-          id = fieldValue;
-        }
-      }
-    } else if (!EXT_NAME.test(name) || !EXT_VALUE.test(fieldValue)) {
-      errors.push(`field ${JSON.stringify(field)} is not a valid extension (name of letters, digits, "_", "-", "."; value of printable ASCII without ";" or "=")`);
-    } else {
-      extensions.push({ name, value: fieldValue });
-    }
+  const idProblem = ids.length === 0 ? 'the record has no id field' : policyIdProblem(ids[0]);
+  if (idProblem) {
+    errors.push(idProblem);
   }
-  if (id === undefined && !errors.some(e => e.startsWith('id '))) {
-    errors.push('the record has no id field');
-  }
-  if (errors.length > 0 || id === undefined) {
+  if (errors.length > 0) {
     return { errors };
   }
-  return { record: { id, extensions }, errors };
+  return { record: { id: ids[0], extensions: parsed.extensions }, errors };
 }

@@ -1,4 +1,5 @@
 import { normaliseHostname } from './hostname';
+import { parseTxtFields } from './txt-fields';
 
 /**
  * The TLS-RPT record (RFC 8460 §3): `v=TLSRPTv1; rua=<uri>[,<uri>...]` at `_smtp._tls.<domain>`.
@@ -33,8 +34,6 @@ export function isTlsRptRecordCandidate(value: string): boolean {
   return value.startsWith(TLS_RPT_RECORD_PREFIX);
 }
 
-const EXT_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$/;
-const EXT_VALUE = /^[\x21-\x3a\x3c\x3e-\x7e]+$/;
 
 /**
  * Parses a TLS-RPT record by the grammar of RFC 8460 §3: `v=TLSRPTv1`, then `;`-separated
@@ -43,48 +42,28 @@ const EXT_VALUE = /^[\x21-\x3a\x3c\x3e-\x7e]+$/;
  * and extension fields `name=value`.
  */
 export function parseTlsRptRecord(value: string): TlsRptRecordParseResult {
-  const errors: string[] = [];
-  const parts = value.split(/[ \t]*;[ \t]*/);
-  if (parts[0] !== TLS_RPT_RECORD_PREFIX) {
+  const parsed = parseTxtFields(value, TLS_RPT_RECORD_PREFIX, ['rua']);
+  if (!parsed) {
     return { errors: [`the record must begin with "${TLS_RPT_RECORD_PREFIX};" exactly, got: ${JSON.stringify(value)}`] };
   }
-  const fields = parts.slice(1);
-  if (fields.length > 0 && fields[fields.length - 1] === '') {
-    fields.pop();
+  const errors = [...parsed.errors];
+  if (parsed.known.length > 1) {
+    errors.push('the record has more than one rua field');
   }
-  let rua: string[] | undefined;
-  const extensions: Array<{ name: string; value: string }> = [];
-  for (const field of fields) {
-    const eq = field.indexOf('=');
-    const name = eq < 0 ? field : field.slice(0, eq);
-    const fieldValue = eq < 0 ? '' : field.slice(eq + 1);
-    if (eq < 0 || name === '') {
-      errors.push(`field ${JSON.stringify(field)} is not name=value`);
-    } else if (name === 'rua') {
-      if (rua !== undefined) {
-        errors.push('the record has more than one rua field');
-        continue;
-      }
-      rua = fieldValue.split(/[ \t]*,[ \t]*/);
-      rua.forEach((uri, index) => {
-        const problem = uri === '' ? 'must not be empty' : ruaUriProblem(uri);
-        if (problem) {
-          errors.push(`rua URI ${index + 1} ${problem}, got: ${JSON.stringify(uri)}`);
-        }
-      });
-    } else if (!EXT_NAME.test(name) || !EXT_VALUE.test(fieldValue)) {
-      errors.push(`field ${JSON.stringify(field)} is not a valid extension (name of letters, digits, "_", "-", "."; value of printable ASCII without ";" or "=")`);
-    } else {
-      extensions.push({ name, value: fieldValue });
+  const rua = parsed.known.length > 0 ? parsed.known[0].value.split(/[ \t]*,[ \t]*/) : undefined;
+  rua?.forEach((uri, index) => {
+    const problem = uri === '' ? 'must not be empty' : ruaUriProblem(uri);
+    if (problem) {
+      errors.push(`rua URI ${index + 1} ${problem}, got: ${JSON.stringify(uri)}`);
     }
-  }
+  });
   if (rua === undefined) {
     errors.push('the record has no rua field');
   }
   if (errors.length > 0 || rua === undefined) {
     return { errors };
   }
-  return { record: { rua, extensions }, errors };
+  return { record: { rua, extensions: parsed.extensions }, errors };
 }
 
 // RFC 5322 atext plus "." for the local part, less what RFC 6068 §2 requires percent-encoded in a

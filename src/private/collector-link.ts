@@ -1,6 +1,6 @@
 import type { MtaStsMode } from '../mode';
-import type { TlsRptCollector } from '../tls-rpt-collector';
 import { TlsRptOptions, TlsRptRecord } from '../tls-rpt';
+import type { TlsRptCollector } from '../tls-rpt-collector';
 
 /**
  * The TLS-RPT record of a domain whose reports go to a collector: the collector's address FIRST

@@ -4,6 +4,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { MtaStsPolicy } from '../policy';
+import { PRIVATE_BUCKET_PROPS } from './private-bucket';
 
 /** The prefix under which every policy domain has its own folder in the bucket. */
 export const POLICY_PREFIX = 'policies';
@@ -31,11 +32,7 @@ export function policyKeyOf(domainName: string): string {
  */
 export function createPolicyBucket(scope: Construct, removalPolicy: RemovalPolicy): s3.Bucket {
   const bucket = new s3.Bucket(scope, 'Bucket', {
-    blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-    encryption: s3.BucketEncryption.S3_MANAGED,
-    enforceSSL: true,
-    minimumTLSVersion: 1.2,
-    objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+    ...PRIVATE_BUCKET_PROPS,
     removalPolicy,
   });
   bucket.addToResourcePolicy(new iam.PolicyStatement({

@@ -67,7 +67,7 @@ function publisherFor(scope: Construct, bucket: s3.IBucket): CustomResourceProvi
       Effect: 'Allow',
       Action: ['s3:PutObject', 's3:DeleteObject'],
       Resource: Lazy.any({
-        produce: () => [...known.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, bucket]) => bucket.arnForObjects(`${POLICY_PREFIX}/*`)),
+        produce: () => [...known.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, granted]) => granted.arnForObjects(`${POLICY_PREFIX}/*`)),
       }),
     });
   }

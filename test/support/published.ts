@@ -3,8 +3,8 @@
  * `Custom::MtaStsPolicyPublication` of the template, against in-memory S3 and Route 53 (which
  * cannot run here), and returns the bucket objects and TXT records it wrote.
  */
-import { CloudFormationEvent, publish, PublicationProperties, unquoteTxt } from '../../src/handlers/publisher';
 import { MemoryAws, memoryAws } from './memory-aws';
+import { CloudFormationEvent, publish, PublicationProperties, unquoteTxt } from '../../src/handlers/publisher';
 
 interface Template { readonly Resources?: Record<string, { Type: string; Properties?: Record<string, unknown> }> }
 

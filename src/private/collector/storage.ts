@@ -2,6 +2,7 @@ import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { STORAGE_PREFIXES } from '../../core/tlsrpt-report';
+import { PRIVATE_BUCKET_PROPS } from '../private-bucket';
 
 /** How long each kind of object is kept. */
 export interface RetentionSettings {
@@ -19,11 +20,7 @@ export interface RetentionSettings {
 export function createCollectorBucket(scope: Construct, removalPolicy: RemovalPolicy, retention: RetentionSettings): s3.Bucket {
   const expire = (id: string, prefix: string, after: Duration): s3.LifecycleRule => ({ id, prefix, expiration: after });
   return new s3.Bucket(scope, 'Bucket', {
-    blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-    encryption: s3.BucketEncryption.S3_MANAGED,
-    enforceSSL: true,
-    minimumTLSVersion: 1.2,
-    objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+    ...PRIVATE_BUCKET_PROPS,
     removalPolicy,
     lifecycleRules: [
       expire('RawMessages', STORAGE_PREFIXES.raw, retention.rawMessages),
