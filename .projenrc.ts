@@ -113,6 +113,16 @@ project.addTask('check', {
   ],
 });
 
+// Every TypeScript example, in the README and in doc comments, must compile: jsii-rosetta in strict
+// mode fails on any that does not. It writes the translations (.jsii.tabl.json) that docgen and
+// pacmak then use, so it runs right after compile, before API.md is generated.
+const rosetta = project.addTask('rosetta', {
+  description: 'Compile every TypeScript example (README and doc comments) with jsii-rosetta in strict mode',
+  exec: 'jsii-rosetta extract --strict',
+});
+project.postCompileTask.prependSpawn(rosetta);
+project.gitignore.exclude('.jsii.tabl.json');
+
 // The second CI leg: the suite (minus the minimum's snapshots) against the latest aws-cdk-lib 2.x
 // and cdk-nag 3 under Node.js 22, in a throw-away copy so the lock file keeps the minimum.
 project.addTask('test:latest', {
