@@ -1,5 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
+import { LEG } from './leg';
 import { POLICY_HOSTING_SUPPRESSIONS } from '../src/private/nag';
 
 /**
@@ -45,7 +46,10 @@ describe('the README', () => {
       expect(section('Install')).toContain(`\`${name}\` \`${range}\``);
       expect(section('Compatibility')).toContain(`\`${name}\` \`${range}\``);
     }
-    expect(manifest.devDependencies['aws-cdk-lib']).toEqual(peers['aws-cdk-lib'].replace(/^\^/, ''));
+    if (LEG === 'minimum') {
+      // The minimum leg tests the lowest version the README promises (the latest leg's copy moves it).
+      expect(manifest.devDependencies['aws-cdk-lib']).toEqual(peers['aws-cdk-lib'].replace(/^\^/, ''));
+    }
   });
 
   test('states the Node.js versions CI runs: 20 for the minimum leg, 22 for the latest', () => {
