@@ -123,8 +123,9 @@ export function suppressPolicyHostingFindings(scope: IConstruct): void {
  * The cross-region reference custom resources of a stack in another region than its certificate
  * (`ExportsReader`, `ExportsWriter...` and their `Custom::CrossRegionExport*CustomResourceProvider`
  * role and handler) need nothing: aws-cdk-lib writes them as plain CfnResource objects, which the
- * AwsSolutions IAM and Lambda rules (they match CfnRole and CfnFunction) pass over, and it adds
- * them only while preparing synthesis, after every constructor has run.
+ * AwsSolutions IAM and Lambda rules (they match CfnRole and CfnFunction, in cdk-nag 2 and 3 alike)
+ * pass over, and it adds them only while preparing synthesis, after every constructor has run. The
+ * same holds for the role and handler of any aws-cdk-lib CustomResourceProvider.
  */
 export function suppressStackSingletonFindings(scope: IConstruct): void {
   const singleton = Stack.of(scope).node.tryFindChild(AWS_CUSTOM_RESOURCE_SINGLETON_ID);
