@@ -18,6 +18,12 @@ const project = new awscdk.AwsCdkConstructLibrary({
   // AwsCustomResource that uploads the policy synthesize a nodejs22.x Lambda: older versions emit
   // nodejs20.x, which AWS no longer lets you create (cfn-lint E2533).
   cdkVersion: '2.197.0',
+  // The constructs peer range is the one aws-cdk-lib 2.197.0 itself declares (^10.0.0), so every app
+  // that can use that aws-cdk-lib can use this library; the code uses nothing newer than constructs 10.0.
+  constructsVersion: '10.0.0',
+  // projen would pin each peer's dev dependency to the peer minimum; constructs 10.0.0 cannot be
+  // tested (cdk-nag needs ^10.5.1), so the dev dependencies are pinned explicitly below.
+  peerDependencyOptions: { pinnedDevDependency: false },
 
   // Nothing here can reach GitHub: no workflows, no release pipeline, no mergify.
   github: false,
@@ -80,6 +86,19 @@ const project = new awscdk.AwsCdkConstructLibrary({
   // example/ and bench/ are type-checked and run with the test tsconfig.
   tsconfigDev: { include: ['example/**/*.ts', 'bench/**/*.ts'] },
 });
+
+// 0.x until the API is declared stable; with `release: false` projen would write 0.0.0, which
+// looks unreleased and cannot be told apart from a local build.
+project.package.addVersion('0.1.0');
+
+// The test versions of the peers, pinned here rather than by projen (see peerDependencyOptions):
+// aws-cdk-lib at the peer minimum; constructs at 10.5.1, the lowest that cdk-nag 2 and 3 accept.
+project.addDevDeps('aws-cdk-lib@2.197.0', 'constructs@10.5.1');
+
+// The npm tarball holds only what an installed package runs or documents (test/package.test.ts
+// asserts it): compiled code (lib/, also the CLI the `bin` points at), the jsii manifest, the
+// Lambda handler bundles (assets/), README, API.md, LICENSE and package.json (npm adds the last three).
+project.package.addField('files', ['lib/**/*.js', 'lib/**/*.d.ts', '.jsii', 'assets/', 'API.md']);
 
 // See jestOptions: the eslint component adds resolver 4.x (unrs-resolver); 3.6 uses enhanced-resolve.
 project.deps.removeDependency('eslint-import-resolver-typescript');
@@ -144,9 +163,27 @@ project.addTask('check', {
     { spawn: 'compile' },
     { spawn: 'post-compile' },
     // API.md is committed: fail when the public API changed and it was not regenerated.
-    { exec: 'git diff --exit-code -- API.md', condition: 'test -d .git' },
+    // (Skipped outside a git checkout; `-e`, not `-d`: in a git worktree .git is a file.)
+    { exec: 'git diff --exit-code -- API.md', condition: 'test -e .git' },
     { spawn: 'test' },
   ],
+});
+
+// Every TypeScript example, in the README and in doc comments, must compile: jsii-rosetta in strict
+// mode fails on any that does not. It writes the translations (.jsii.tabl.json) that docgen and
+// pacmak then use, so it runs right after compile, before API.md is generated.
+const rosetta = project.addTask('rosetta', {
+  description: 'Compile every TypeScript example (README and doc comments) with jsii-rosetta in strict mode',
+  exec: 'jsii-rosetta extract --strict',
+});
+project.postCompileTask.prependSpawn(rosetta);
+project.gitignore.exclude('.jsii.tabl.json');
+
+// The second CI leg: the suite (minus the minimum's snapshots) against the latest aws-cdk-lib 2.x
+// and cdk-nag 3 under Node.js 22, in a throw-away copy so the lock file keeps the minimum.
+project.addTask('test:latest', {
+  description: 'Run the tests and the example against the latest aws-cdk-lib 2.x and cdk-nag 3 under Node.js 22 (needs the npm registry)',
+  exec: 'bash .ci/test-latest',
 });
 
 project.synth();

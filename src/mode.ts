@@ -8,6 +8,10 @@ export enum MtaStsMode {
   ENFORCE = 'enforce',
   /** Senders deliver anyway but report failures through TLS-RPT. The safe way to start. */
   TESTING = 'testing',
-  /** The domain withdraws its policy; publish this (with a new id) for the old maxAge before removing MTA-STS. */
+  /**
+   * The domain withdraws its policy.
+   *
+   * Publish this (with a new id) for at least the old maxAge before removing MTA-STS.
+   */
   NONE = 'none',
 }

@@ -18,7 +18,9 @@ export interface TlsRptOptions {
 }
 
 /**
- * A TLS-RPT policy record: validated and rendered as `v=TLSRPTv1; rua=<uri>,<uri>`.
+ * A TLS-RPT policy record, validated and rendered as the value of the `_smtp._tls` TXT record.
+ *
+ * The value reads `v=TLSRPTv1; rua=<uri>,<uri>`.
  *
  * Pure: it creates no AWS resources, so it can be used and tested on its own.
  *
@@ -35,10 +37,17 @@ export class TlsRptRecord {
 
   /** The report destinations, as given. */
   public readonly rua: string[];
-  /** The TXT record value, `v=TLSRPTv1; rua=<uri>[,<uri>...]`. */
+  /**
+   * The value of the `_smtp._tls` TXT record.
+   *
+   * It reads `v=TLSRPTv1; rua=<uri>[,<uri>...]`.
+   */
   public readonly value: string;
 
   /**
+   * Validates the options and renders the record.
+   *
+   * @param options The report destinations.
    * @throws Error listing every problem when the options are invalid
    */
   constructor(options: TlsRptOptions) {

@@ -1,35 +1,135 @@
-import { App, Aspects, CfnResource, Stack } from 'aws-cdk-lib';
+import * as fs from 'fs';
+import * as path from 'path';
+import { App, Aspects, CfnResource, IAspect, Stack } from 'aws-cdk-lib';
 import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as route53 from 'aws-cdk-lib/aws-route53';
-import {
-  AwsSolutionsChecks,
-  INagLogger,
-  NagLoggerComplianceData,
-  NagLoggerErrorData,
-  NagLoggerNonComplianceData,
-  NagLoggerNotApplicableData,
-  NagLoggerSuppressedData,
-  NagLoggerSuppressedErrorData,
-} from 'cdk-nag';
-import { MtaSts, MtaStsDomains, MtaStsMode } from '../src';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { IConstruct } from 'constructs';
 import { ACCOUNT, CERTIFICATE_ARN, exampleStack } from './fixtures';
-import { addNagSuppressions } from '../src/private/nag';
+import { AWS_CDK_LIB_VERSION, byLeg, CDK_NAG_MAJOR, LEG } from './leg';
+import { MtaSts, MtaStsDomains, MtaStsMode } from '../src';
+import { acknowledgedIds, acknowledgementIds, addNagSuppressions, validationsApi } from '../src/private/nag';
 
 const SINGLETON = 'AWS679f53fac002430cb0da5b7982bd2287';
 
-/** Records what cdk-nag did, beside the annotations it writes. */
-class RecordingLogger implements INagLogger {
-  public readonly suppressed: NagLoggerSuppressedData[] = [];
-  public readonly failures: NagLoggerErrorData[] = [];
-  public readonly checkedPaths = new Set<string>();
-  onCompliance(data: NagLoggerComplianceData): void { this.checkedPaths.add(data.resource.node.path); }
-  onNonCompliance(data: NagLoggerNonComplianceData): void { this.checkedPaths.add(data.resource.node.path); }
-  onSuppressed(data: NagLoggerSuppressedData): void { this.checkedPaths.add(data.resource.node.path); this.suppressed.push(data); }
-  onError(data: NagLoggerErrorData): void { this.failures.push(data); }
-  onSuppressedError(data: NagLoggerSuppressedErrorData): void { this.failures.push(data); }
-  onNotApplicable(data: NagLoggerNotApplicableData): void { this.checkedPaths.add(data.resource.node.path); }
+/*
+ * cdk-nag 2 (minimum leg) is an aspect that writes annotations and reads `cdk_nag` metadata;
+ * cdk-nag 3 (latest leg) is an aws-cdk-lib validation plugin that reads `Validations`
+ * acknowledgements. Their APIs differ, so the installed one is loaded untyped and driven through
+ * `runNag`, which reports what each found in the same shape.
+ */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const cdkNag = require('cdk-nag');
+
+/** What one cdk-nag run found, whichever major ran. */
+interface NagRun {
+  /** Unacknowledged errors and warnings: `<rule> at <path>: <message>`. */
+  readonly messages: string[];
+  /** Acknowledged findings that silenced a real finding: `<stack>|<path>|<rule without [finding]>`. */
+  readonly used: Set<string>;
+  /** The paths of every resource the rules looked at. */
+  readonly checkedPaths: Set<string>;
 }
+
+/** Records what cdk-nag 2 did, beside the annotations it writes. */
+class RecordingLogger {
+  public readonly used = new Set<string>();
+  public readonly failures: string[] = [];
+  public readonly checkedPaths = new Set<string>();
+  onCompliance(data: NagData): void { this.checkedPaths.add(data.resource.node.path); }
+  onNonCompliance(data: NagData): void { this.checkedPaths.add(data.resource.node.path); }
+  onSuppressed(data: NagData): void {
+    this.checkedPaths.add(data.resource.node.path);
+    this.used.add(`${Stack.of(data.resource).stackName}|${data.resource.node.path}|${data.ruleId}`);
+  }
+  onError(data: NagData): void { this.failures.push(`${data.ruleId} at ${data.resource.node.path}: ${data.errorMessage}`); }
+  onSuppressedError(data: NagData): void { this.failures.push(`${data.ruleId} at ${data.resource.node.path}: ${data.errorMessage}`); }
+  onNotApplicable(data: NagData): void { this.checkedPaths.add(data.resource.node.path); }
+}
+
+/** A cdk-nag 3 finding, as aws-cdk-lib's PolicyViolation. */
+interface Violation {
+  readonly ruleName: string;
+  readonly severity: string;
+  readonly description: string;
+  readonly violatingResources: Array<{ readonly constructPath: string }>;
+}
+
+interface NagData { readonly resource: CfnResource; readonly ruleId: string; readonly errorMessage?: string }
+
+/**
+ * Prepares `app` for a cdk-nag run (cdk-nag 2's aspect must be added before synthesis), then,
+ * once the caller has built the app, synthesizes it and returns what AwsSolutionsChecks found.
+ */
+function nagRunner(app: App): () => NagRun {
+  if (CDK_NAG_MAJOR === 2) {
+    const logger = new RecordingLogger();
+    Aspects.of(app).add(new cdkNag.AwsSolutionsChecks({ verbose: true, additionalLoggers: [logger] }) as IAspect);
+    return () => {
+      // aws-cdk-lib adds the cross-region reference resources while preparing the first synthesis,
+      // after aspects ran; Annotations.fromStack synthesizes again, so cdk-nag checks those too.
+      app.synth();
+      const stacks = app.node.children.filter(Stack.isStack);
+      const aws = Match.stringLikeRegexp('AwsSolutions-.*');
+      const messages = stacks.flatMap(stack => {
+        const annotations = Annotations.fromStack(stack);
+        return [...annotations.findError('*', aws), ...annotations.findWarning('*', aws)]
+          .map(message => `${message.entry.type} at ${message.id}: ${message.entry.data}`);
+      });
+      return { messages: [...messages, ...logger.failures], used: logger.used, checkedPaths: logger.checkedPaths };
+    };
+  }
+  return () => {
+    app.synth();
+    // The pack's own entry point for a construct tree (what aws-cdk-lib calls during synthesis),
+    // observed through its acknowledgement lookup and its per-resource check.
+    const pack = new cdkNag.AwsSolutionsChecks(undefined, { verbose: true });
+    const used = new Set<string>();
+    const checkedPaths = new Set<string>();
+    const isAcknowledged = pack.isAcknowledged.bind(pack);
+    pack.isAcknowledged = (resource: CfnResource, ruleId: string) => {
+      const acknowledged = isAcknowledged(resource, ruleId);
+      if (acknowledged) {
+        used.add(`${Stack.of(resource).stackName}|${resource.node.path}|${ruleId.replace(/\[.*\]$/, '')}`);
+      }
+      return acknowledged;
+    };
+    const checkResource = pack.checkResource.bind(pack);
+    pack.checkResource = (resource: CfnResource) => {
+      checkedPaths.add(resource.node.path);
+      checkResource(resource);
+    };
+    const report = pack.validateScope(app);
+    const violations: Violation[] = report.violations;
+    const messages = violations.flatMap(violation => violation.violatingResources
+      .map(resource => `${violation.severity} ${violation.ruleName} at ${resource.constructPath}: ${violation.description}`));
+    return { messages, used, checkedPaths };
+  };
+}
+
+describe('the CI leg', () => {
+  test(`runs the aws-cdk-lib and cdk-nag versions the ${LEG} leg names`, () => {
+    // GIVEN
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const manifest = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8'));
+    const minimum = /\d+\.\d+\.\d+/.exec(String(manifest.peerDependencies['aws-cdk-lib']))?.[0];
+    const [major, minor] = AWS_CDK_LIB_VERSION.split('.').map(Number);
+
+    // THEN
+    if (LEG === 'minimum') {
+      expect(AWS_CDK_LIB_VERSION).toEqual(minimum);
+      expect(manifest.devDependencies['aws-cdk-lib']).toEqual(minimum);
+      expect(CDK_NAG_MAJOR).toBe(2);
+      expect(validationsApi()).toBeUndefined();
+    } else {
+      expect(major).toBe(2);
+      expect(minor).toBeGreaterThanOrEqual(257);
+      expect(CDK_NAG_MAJOR).toBe(3);
+      expect(validationsApi()).toBeDefined();
+    }
+  });
+});
 
 interface Configuration {
   readonly region: string;
@@ -84,58 +184,73 @@ const REASON_TOPICS: Record<string, RegExp> = {
 
 function synthesizeWithNag(config: Configuration) {
   const { app, stack, hostedZone } = exampleStack(config.region, { crossRegionReferences: config.crossRegionReferences });
+  const run = nagRunner(app);
   new MtaSts(stack, 'MtaSts', {
     hostedZone,
     mx: ['mx1.example.com', '*.mail.example.com'],
     certificate: config.suppliedCertificate ? acm.Certificate.fromCertificateArn(stack, 'Certificate', CERTIFICATE_ARN) : undefined,
     tlsRpt: config.tlsRpt ? { rua: ['mailto:tls-reports@example.com'] } : undefined,
   });
-  const logger = new RecordingLogger();
-  Aspects.of(app).add(new AwsSolutionsChecks({ verbose: true, additionalLoggers: [logger] }));
-  // aws-cdk-lib adds the cross-region reference resources while preparing the first synthesis,
-  // after aspects ran; Annotations.fromStack synthesizes again, so cdk-nag checks those too.
-  app.synth();
+  const nag = run();
   const stacks = app.node.children.filter(Stack.isStack);
-  return { app, stack, stacks, logger };
+  return { app, stack, stacks, nag };
 }
 
-function nagMessages(stack: Stack): string[] {
-  const annotations = Annotations.fromStack(stack);
-  const aws = Match.stringLikeRegexp('AwsSolutions-.*');
-  return [...annotations.findError('*', aws), ...annotations.findWarning('*', aws)]
-    .map(message => `${message.entry.type} at ${message.id}: ${message.entry.data}`);
-}
-
+/** The cdk-nag 2 suppressions (`cdk_nag` metadata) of every resource of the stacks. */
 function foundSuppressions(stacks: Stack[]): FoundSuppression[] {
+  return resourcesOf(stacks).flatMap(({ stack, resource }) => {
+    const rules: Array<{ id: string; reason: string; applies_to?: string[] }> = resource.getMetadata('cdk_nag')?.rules_to_suppress ?? [];
+    return rules.map(rule => ({
+      stack: stack.stackName,
+      path: resource.node.path.slice(stack.node.path.length + 1),
+      id: rule.id,
+      ...(rule.applies_to ? { appliesTo: rule.applies_to } : {}),
+      reason: rule.reason,
+    }));
+  });
+}
+
+/** The cdk-nag 3 acknowledgements (aws-cdk-lib `Validations`) on any construct of the stacks: `<stack>|<path>|<id>` to reason. */
+function foundAcknowledgements(stacks: Stack[]): Map<string, string> {
+  const found = new Map<string, string>();
+  for (const stack of stacks) {
+    for (const construct of stack.node.findAll().filter((c: IConstruct) => Stack.of(c) === stack)) {
+      for (const [id, reason] of acknowledgedIds(construct)) {
+        found.set(`${stack.stackName}|${construct.node.path.slice(stack.node.path.length + 1)}|${id}`, reason);
+      }
+    }
+  }
+  return found;
+}
+
+/** The acknowledgements cdk-nag 3 must find for the cdk-nag 2 suppressions, with the same reasons. */
+function expectedAcknowledgements(suppressions: FoundSuppression[]): Map<string, string> {
+  return new Map(suppressions.flatMap(suppression => acknowledgementIds(suppression)
+    .map(id => [`${suppression.stack}|${suppression.path}|${id}`, suppression.reason] as [string, string])));
+}
+
+/** The data of each aws-cdk-lib acknowledgement metadata entry on the construct itself. */
+function acknowledgementEntries(construct: IConstruct): object[] {
+  return construct.node.metadata.filter(entry => entry.type === 'aws:cdk:acknowledged-rules').map(entry => entry.data as object);
+}
+
+function resourcesOf(stacks: Stack[]): Array<{ stack: Stack; resource: CfnResource }> {
   return stacks.flatMap(stack => stack.node.findAll()
     .filter(CfnResource.isCfnResource)
     .filter(resource => Stack.of(resource) === stack)
-    .flatMap(resource => {
-      const rules: Array<{ id: string; reason: string; applies_to?: string[] }> = resource.getMetadata('cdk_nag')?.rules_to_suppress ?? [];
-      return rules.map(rule => ({
-        stack: stack.stackName,
-        path: resource.node.path.slice(stack.node.path.length + 1),
-        id: rule.id,
-        ...(rule.applies_to ? { appliesTo: rule.applies_to } : {}),
-        reason: rule.reason,
-      }));
-    }));
+    .map(resource => ({ stack, resource })));
 }
 
 const byKey = (a: { stack?: string; path: string; id: string }, b: { stack?: string; path: string; id: string }) =>
   `${a.stack}|${a.path}|${a.id}`.localeCompare(`${b.stack}|${b.path}|${b.id}`);
 
-describe.each(Object.entries(CONFIGURATIONS))('cdk-nag AwsSolutions checks of %s', (_name, config) => {
-  test('report no unsuppressed error or warning in any stack of the app', () => {
+describe.each(Object.entries(CONFIGURATIONS))(`cdk-nag ${CDK_NAG_MAJOR} AwsSolutions checks of %s`, (_name, config) => {
+  test('report no unacknowledged error or warning in any stack of the app', () => {
     // GIVEN
-    const { stacks, logger } = synthesizeWithNag(config);
-
-    // WHEN
-    const messages = stacks.flatMap(nagMessages);
+    const { stacks, nag } = synthesizeWithNag(config);
 
     // THEN
-    expect(messages).toEqual([]);
-    expect(logger.failures.map(failure => `${failure.ruleId} at ${failure.resource.node.path}: ${failure.errorMessage}`)).toEqual([]);
+    expect(nag.messages).toEqual([]);
     expect(stacks.map(stack => stack.stackName)).toEqual(config.crossRegionReferences ? ['Stack', 'Stack-MtaStsCertificates'] : ['Stack']);
   });
 
@@ -155,36 +270,45 @@ describe.each(Object.entries(CONFIGURATIONS))('cdk-nag AwsSolutions checks of %s
     }
   });
 
-  test('use every suppression to silence a real finding, except those added ahead of time', () => {
+  test(`write the same acknowledgements for cdk-nag 3 ${byLeg({ minimum: '(none: this aws-cdk-lib has no Validations)', latest: 'through aws-cdk-lib Validations' })}`, () => {
     // GIVEN
-    const { stacks, logger } = synthesizeWithNag(config);
+    const { stacks } = synthesizeWithNag(config);
 
     // WHEN
-    stacks.forEach(nagMessages);
-    const used = new Set(logger.suppressed.map(data => `${Stack.of(data.resource).stackName}|${data.resource.node.path}|${data.ruleId}`));
+    const acknowledged = foundAcknowledgements(stacks);
 
     // THEN
+    const expected = byLeg({ minimum: new Map<string, string>(), latest: expectedAcknowledgements(foundSuppressions(stacks)) });
+    expect([...acknowledged].sort()).toEqual([...expected].sort());
+  });
+
+  test('use every acknowledgement to silence a real finding, except those added ahead of time', () => {
+    // GIVEN
+    const { stacks, nag } = synthesizeWithNag(config);
+
+    // WHEN
     const unused = foundSuppressions(stacks)
       .filter(suppression => !AHEAD_OF_TIME.has(suppression.id))
       .map(suppression => `${suppression.stack}|${suppression.stack}/${suppression.path}|${suppression.id}`)
-      .filter(key => !used.has(key));
+      .filter(key => !nag.used.has(key));
+
+    // THEN
     expect(unused).toEqual([]);
   });
 });
 
-describe('cdk-nag AwsSolutions checks beyond the main configurations', () => {
-  test('check the cross-region reference custom resources and find nothing to suppress on them', () => {
+describe(`cdk-nag ${CDK_NAG_MAJOR} AwsSolutions checks beyond the main configurations`, () => {
+  test('check the cross-region reference resources and find nothing to acknowledge on them', () => {
     // GIVEN
-    const { stacks, logger } = synthesizeWithNag({ region: 'eu-west-1', crossRegionReferences: true, tlsRpt: true });
-
-    // WHEN
-    const messages = stacks.flatMap(nagMessages);
+    const { nag } = synthesizeWithNag({ region: 'eu-west-1', crossRegionReferences: true, tlsRpt: true });
 
     // THEN
-    expect(messages).toEqual([]);
-    const checked = [...logger.checkedPaths]
-      .filter(path => /CrossRegionExport|ExportsReader|ExportsWriter/.test(path))
-      .map(path => path.replace(/ExportsWriter\w+/, 'ExportsWriter<region><hash>'));
+    expect(nag.messages).toEqual([]);
+    const checked = [...nag.checkedPaths]
+      .filter(p => /CrossRegion|ExportsReader|ExportsWriter/.test(p))
+      .map(p => p.replace(/ExportsWriter\w+/, 'ExportsWriter<region><hash>'));
+    // Both aws-cdk-lib 2.197.0 and the latest (2.276.0 when written): a reader custom resource and
+    // function in the stack, a writer in the companion stack (the README's Regions section says so).
     expect(checked.sort()).toEqual([
       'Stack-MtaStsCertificates/Custom::CrossRegionExportWriterCustomResourceProvider/Handler',
       'Stack-MtaStsCertificates/Custom::CrossRegionExportWriterCustomResourceProvider/Role',
@@ -195,12 +319,11 @@ describe('cdk-nag AwsSolutions checks beyond the main configurations', () => {
     ]);
   });
 
-  test('add each suppression once when two MtaSts constructs share a stack and the stack-level function', () => {
+  test('add each acknowledgement once when two MtaSts constructs share a stack and the stack-level function', () => {
     // GIVEN
     const app = new App();
     const stack = new Stack(app, 'Stack', { env: { account: ACCOUNT, region: 'us-east-1' } });
-    const logger = new RecordingLogger();
-    Aspects.of(app).add(new AwsSolutionsChecks({ verbose: true, additionalLoggers: [logger] }));
+    const run = nagRunner(app);
 
     // WHEN
     for (const domain of ['example.com', 'example.org']) {
@@ -212,21 +335,28 @@ describe('cdk-nag AwsSolutions checks beyond the main configurations', () => {
     }
 
     // THEN
-    expect(nagMessages(stack)).toEqual([]);
+    expect(run().messages).toEqual([]);
     const found = foundSuppressions([stack]);
     expect(found.filter(suppression => suppression.path.startsWith(SINGLETON)).map(suppression => suppression.id).sort())
       .toEqual(['AwsSolutions-IAM4', 'AwsSolutions-L1']);
     expect(found.filter(suppression => suppression.id === 'AwsSolutions-S1').map(suppression => suppression.path).sort())
       .toEqual(['MtaSts-example.com/Bucket/Resource', 'MtaSts-example.org/Bucket/Resource']);
+    for (const construct of stack.node.findAll()) {
+      const ids = acknowledgementEntries(construct).flatMap(data => Object.keys(data));
+      expect(ids).toEqual([...new Set(ids)]);
+    }
+    expect(foundAcknowledgements([stack])).toEqual(byLeg({ minimum: new Map(), latest: expectedAcknowledgements(found) }));
   });
 
-  test('adds nothing when the suppressions are added again', () => {
+  test('adds nothing when the acknowledgements are added again', () => {
     // GIVEN
     const app = new App();
     const stack = new Stack(app, 'Stack', { env: { account: ACCOUNT, region: 'us-east-1' } });
     const hostedZone = route53.HostedZone.fromHostedZoneAttributes(stack, 'Zone', { hostedZoneId: 'Z0123456789ABCDEFGHIJ', zoneName: 'example.com' });
     const mtaSts = new MtaSts(stack, 'MtaSts', { hostedZone, mx: ['mx.example.com'], tlsRpt: { rua: ['mailto:tls@example.com'] } });
     const before = foundSuppressions([stack]);
+    const countAcknowledgements = () => stack.node.findAll().map(c => acknowledgementEntries(c).length);
+    const acknowledgementsBefore = countAcknowledgements();
 
     // WHEN
     addNagSuppressions(mtaSts);
@@ -235,17 +365,42 @@ describe('cdk-nag AwsSolutions checks beyond the main configurations', () => {
     // THEN
     expect(foundSuppressions([stack])).toEqual(before);
     expect(before).toHaveLength(OWN_SUPPRESSIONS.length);
+    expect(countAcknowledgements()).toEqual(acknowledgementsBefore);
+  });
+
+  const pluginTest = CDK_NAG_MAJOR === 3 ? test : test.skip;
+  pluginTest.each([
+    ['us-east-1', false],
+    ['eu-west-1', true],
+  ])('synthesize a %s app with AwsSolutionsChecks registered as cdk-nag 3 says, as a validation plugin (latest leg only)', (region, crossRegionReferences) => {
+    // GIVEN
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { Validations } = require('aws-cdk-lib');
+    const app = (withPlainBucket: boolean) => {
+      const example = exampleStack(region, { crossRegionReferences });
+      new MtaSts(example.stack, 'MtaSts', { hostedZone: example.hostedZone, mx: ['mx1.example.com'], tlsRpt: { rua: ['mailto:tls-reports@example.com'] } });
+      if (withPlainBucket) {
+        new s3.Bucket(example.stack, 'PlainBucket', { enforceSSL: true });
+      }
+      Validations.of(example.app).addPlugins(new cdkNag.AwsSolutionsChecks(example.app, { verbose: true }));
+      return example.app;
+    };
+
+    // THEN: synthesis passes; the same app with a bucket of its own fails, so the plugin did run
+    expect(() => app(false).synth()).not.toThrow();
+    expect(() => app(true).synth()).toThrow(/AwsSolutions-S1/);
   });
 });
 
 describe.each([
   ['us-east-1', 25, false],
   ['eu-west-1', 12, true],
-])('cdk-nag AwsSolutions checks of MtaStsDomains in %s with %d domains', (region, count, crossRegionReferences) => {
-  test('report no unsuppressed error or warning, with the same suppressions on every group', () => {
+])(`cdk-nag ${CDK_NAG_MAJOR} AwsSolutions checks of MtaStsDomains in %s with %d domains`, (region, count, crossRegionReferences) => {
+  test('report no unacknowledged error or warning, with the same acknowledgements on every group', () => {
     // GIVEN
     const app = new App();
     const stack = new Stack(app, 'Stack', { env: { account: ACCOUNT, region }, crossRegionReferences });
+    const run = nagRunner(app);
     const modes = [MtaStsMode.TESTING, MtaStsMode.ENFORCE, MtaStsMode.NONE];
     const domains = new MtaStsDomains(stack, 'MtaSts', {
       mx: ['*.mail.example.net'],
@@ -255,22 +410,20 @@ describe.each([
         mode: modes[i % 3],
       })),
     });
-    const logger = new RecordingLogger();
-    Aspects.of(app).add(new AwsSolutionsChecks({ verbose: true, additionalLoggers: [logger] }));
 
     // WHEN
-    app.synth();
+    const nag = run();
     const stacks = app.node.children.filter(Stack.isStack);
 
     // THEN
-    expect(stacks.flatMap(nagMessages)).toEqual([]);
-    expect(logger.failures).toEqual([]);
+    expect(nag.messages).toEqual([]);
     const suppressed = foundSuppressions(stacks);
     expect(domains.distributions.length).toBeGreaterThan(1);
     for (const distribution of domains.distributions) {
-      const path = (distribution.node.defaultChild as CfnResource).node.path.slice(stack.node.path.length + 1);
-      expect(suppressed.filter(found => found.path === path).map(found => found.id)).toEqual(['AwsSolutions-CFR1', 'AwsSolutions-CFR2', 'AwsSolutions-CFR3']);
+      const p = (distribution.node.defaultChild as CfnResource).node.path.slice(stack.node.path.length + 1);
+      expect(suppressed.filter(found => found.path === p).map(found => found.id)).toEqual(['AwsSolutions-CFR1', 'AwsSolutions-CFR2', 'AwsSolutions-CFR3']);
     }
     expect(suppressed.filter(found => found.path === 'MtaSts/Bucket/Resource').map(found => found.id)).toEqual(['AwsSolutions-S1']);
+    expect(foundAcknowledgements(stacks)).toEqual(byLeg({ minimum: new Map(), latest: expectedAcknowledgements(suppressed) }));
   });
 });

@@ -1,15 +1,23 @@
+import * as cdk from 'aws-cdk-lib';
 import { CfnResource, Stack } from 'aws-cdk-lib';
 import { IConstruct } from 'constructs';
 
 /**
- * cdk-nag (AwsSolutionsChecks) suppressions, written as the CloudFormation metadata cdk-nag reads,
- * so the library needs no dependency on cdk-nag.
+ * cdk-nag (AwsSolutionsChecks) acknowledgements, written the way each major version of cdk-nag
+ * reads them, so the library needs no dependency on cdk-nag.
  *
- * cdk-nag looks for `Metadata.cdk_nag.rules_to_suppress: [{ id, reason, applies_to? }]` on each
- * CfnResource it checks (see cdk-nag's NagSuppressions.addResourceSuppressions). Each suppression
- * here says why the finding does not apply to a publicly readable MTA-STS policy file; everything
- * that could be fixed in the construct's defaults is fixed there instead (private bucket, TLS-only
- * bucket policy, origin access control, TLSv1.2_2021, HTTPS only).
+ * - cdk-nag 2 reads `Metadata.cdk_nag.rules_to_suppress: [{ id, reason, applies_to? }]` on each
+ *   CfnResource it checks (what its NagSuppressions.addResourceSuppressions writes).
+ * - cdk-nag 3 (aws-cdk-lib 2.257.0 or later) reads the acknowledgements of aws-cdk-lib's
+ *   `Validations.of(construct).acknowledge({ id, reason })`: construct metadata of type
+ *   `aws:cdk:acknowledged-rules` holding `{ "<prefix>::<id>": reason }` on the resource or an
+ *   ancestor. A finding of a granular rule is acknowledged one by one, as `IAM4[<finding>]`.
+ *   `Validations` does not exist in older aws-cdk-lib versions, so it is looked up at run time and
+ *   skipped where absent (cdk-nag 3 cannot run there).
+ *
+ * Each acknowledgement says why the finding does not apply to a publicly readable MTA-STS policy
+ * file; everything that could be fixed in the construct's defaults is fixed there instead (private
+ * bucket, TLS-only bucket policy, origin access control, TLSv1.2_2021, HTTPS only).
  */
 
 /** One suppressed rule, in cdk-nag's API shape. */
@@ -22,8 +30,14 @@ export interface NagSuppression {
   readonly appliesTo?: string[];
 }
 
-/** The metadata key cdk-nag reads suppressions from. */
+/** The CloudFormation metadata key cdk-nag 2 reads suppressions from. */
 export const NAG_METADATA_KEY = 'cdk_nag';
+
+/**
+ * The construct metadata type of aws-cdk-lib's `Validations.acknowledge()`, which cdk-nag 3 reads
+ * (aws-cdk-lib's `Validations.ACKNOWLEDGED_RULES_METADATA_KEY`).
+ */
+export const ACKNOWLEDGED_RULES_METADATA_TYPE = 'aws:cdk:acknowledged-rules';
 
 /**
  * The id of the Lambda function that aws-cdk-lib's AwsCustomResource shares between all custom
@@ -109,8 +123,9 @@ export function suppressPolicyHostingFindings(scope: IConstruct): void {
  * The cross-region reference custom resources of a stack in another region than its certificate
  * (`ExportsReader`, `ExportsWriter...` and their `Custom::CrossRegionExport*CustomResourceProvider`
  * role and handler) need nothing: aws-cdk-lib writes them as plain CfnResource objects, which the
- * AwsSolutions IAM and Lambda rules (they match CfnRole and CfnFunction) pass over, and it adds
- * them only while preparing synthesis, after every constructor has run.
+ * AwsSolutions IAM and Lambda rules (they match CfnRole and CfnFunction, in cdk-nag 2 and 3 alike)
+ * pass over, and it adds them only while preparing synthesis, after every constructor has run. The
+ * same holds for the role and handler of any aws-cdk-lib CustomResourceProvider.
  */
 export function suppressStackSingletonFindings(scope: IConstruct): void {
   const singleton = Stack.of(scope).node.tryFindChild(AWS_CUSTOM_RESOURCE_SINGLETON_ID);
@@ -120,18 +135,27 @@ export function suppressStackSingletonFindings(scope: IConstruct): void {
 }
 
 /**
- * Adds suppressions to one resource's `cdk_nag` metadata, keeping those already there and
- * adding each one only once.
+ * Acknowledges findings on one resource in both ways cdk-nag reads them: the v2 `cdk_nag`
+ * CloudFormation metadata (keeping what is already there) and, where aws-cdk-lib has
+ * `Validations`, the v3 acknowledgements. Adds each one only once.
  */
 export function addResourceSuppressions(resource: CfnResource, suppressions: readonly NagSuppression[]): void {
-  const existing: unknown[] = resource.getMetadata(NAG_METADATA_KEY)?.rules_to_suppress ?? [];
-  const serialised = new Set(existing.map(rule => JSON.stringify(rule)));
-  const rules = [...existing];
   for (const suppression of suppressions) {
     // cdk-nag's own checks, plus ASCII so the reason is stored as is (cdk-nag base64-encodes reasons beyond Latin-1).
     if (suppression.reason.length < 10 || /\[.*\]/.test(suppression.id) || /[^\x20-\x7e]/.test(suppression.reason)) {
       throw new Error(`cdk-nag suppression ${suppression.id} must have an id without a [finding] and an ASCII reason of at least 10 characters`);
     }
+  }
+  addCdkNag2Suppressions(resource, suppressions);
+  addValidationsAcknowledgements(resource, suppressions);
+}
+
+/** cdk-nag 2: `Metadata.cdk_nag.rules_to_suppress` on the resource. */
+function addCdkNag2Suppressions(resource: CfnResource, suppressions: readonly NagSuppression[]): void {
+  const existing: unknown[] = resource.getMetadata(NAG_METADATA_KEY)?.rules_to_suppress ?? [];
+  const serialised = new Set(existing.map(rule => JSON.stringify(rule)));
+  const rules = [...existing];
+  for (const suppression of suppressions) {
     const rule = toMetadataRule(suppression);
     const key = JSON.stringify(rule);
     if (!serialised.has(key)) {
@@ -140,6 +164,65 @@ export function addResourceSuppressions(resource: CfnResource, suppressions: rea
     }
   }
   resource.addMetadata(NAG_METADATA_KEY, { rules_to_suppress: rules });
+}
+
+/** The part of aws-cdk-lib's `Validations` (2.257.0 and later) used here. */
+interface ValidationsLike {
+  of(scope: IConstruct): { acknowledge(...rules: Array<{ id: string; reason: string }>): void };
+}
+
+/**
+ * aws-cdk-lib's `Validations` class when the installed aws-cdk-lib has it (looked up at run time:
+ * this library compiles against aws-cdk-lib versions that do not), otherwise undefined.
+ */
+export function validationsApi(): ValidationsLike | undefined {
+  const candidate = (cdk as unknown as Record<string, unknown>).Validations as Partial<ValidationsLike> | undefined;
+  return typeof candidate?.of === 'function' ? candidate as ValidationsLike : undefined;
+}
+
+/**
+ * The rule ids cdk-nag 3 matches for one suppression: the rule itself, or, for a granular rule
+ * narrowed with `appliesTo`, one `Rule[finding]` id per finding.
+ */
+export function acknowledgementIds(suppression: NagSuppression): string[] {
+  return suppression.appliesTo
+    ? suppression.appliesTo.map(finding => `${suppression.id}[${finding}]`)
+    : [suppression.id];
+}
+
+/** The rule ids already acknowledged on the construct itself, without aws-cdk-lib's `annotation::` prefix. */
+export function acknowledgedIds(scope: IConstruct): Map<string, string> {
+  const ids = new Map<string, string>();
+  for (const entry of scope.node.metadata) {
+    if (entry.type === ACKNOWLEDGED_RULES_METADATA_TYPE && entry.data && typeof entry.data === 'object') {
+      for (const [qualifiedId, reason] of Object.entries(entry.data as Record<string, unknown>)) {
+        // aws-cdk-lib before 2.262.1 wrote `annotation::`, later versions `Annotation::`; cdk-nag 3 strips either.
+        ids.set(qualifiedId.replace(/^annotation::/i, ''), String(reason));
+      }
+    }
+  }
+  return ids;
+}
+
+/** cdk-nag 3: `Validations.of(resource).acknowledge({ id, reason })`, when aws-cdk-lib has it. */
+function addValidationsAcknowledgements(resource: CfnResource, suppressions: readonly NagSuppression[]): void {
+  const validations = validationsApi();
+  if (!validations) {
+    return;
+  }
+  const done = acknowledgedIds(resource);
+  const rules: Array<{ id: string; reason: string }> = [];
+  for (const suppression of suppressions) {
+    for (const id of acknowledgementIds(suppression)) {
+      if (!done.has(id)) {
+        done.set(id, suppression.reason);
+        rules.push({ id, reason: suppression.reason });
+      }
+    }
+  }
+  if (rules.length > 0) {
+    validations.of(resource).acknowledge(...rules);
+  }
 }
 
 function suppressByType(scope: IConstruct, byType: Readonly<Record<string, readonly NagSuppression[]>>): void {
