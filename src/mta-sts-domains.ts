@@ -90,7 +90,7 @@ export interface MtaStsDomainsProps {
   readonly mode?: MtaStsMode;
 
   /**
-   * The MX patterns of domains that do not set their own; see `MtaStsPolicyProps.mx`.
+   * The MX patterns of domains that do not set their own (see `MtaStsPolicyProps.mx`).
    *
    * @default - none: each domain must set `mx` unless its mode is NONE
    * @see https://www.rfc-editor.org/rfc/rfc8461#section-4.1
@@ -194,6 +194,12 @@ export class MtaStsDomains extends Construct {
   private readonly plans = new Map<string, DomainPlan>();
   private readonly resourcesOf = new Map<string, PolicyDomainResources>();
 
+  /**
+   * @param scope the parent construct
+   * @param id the construct id; per-domain children are named after their domains
+   * @param props the domains and their defaults
+   * @throws Error listing every problem when a prop is invalid
+   */
   constructor(scope: Construct, id: string, props: MtaStsDomainsProps) {
     super(scope, id);
 

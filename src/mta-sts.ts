@@ -171,6 +171,12 @@ export class MtaSts extends Construct {
   /** The `_smtp._tls.<domain>` TXT record, when `tlsRpt` is given. */
   public readonly tlsRptRecord?: route53.TxtRecord;
 
+  /**
+   * @param scope the parent construct
+   * @param id the construct id
+   * @param props the policy and where to publish it
+   * @throws Error listing every problem when a prop is invalid
+   */
   constructor(scope: Construct, id: string, props: MtaStsProps) {
     super(scope, id);
 

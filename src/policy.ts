@@ -87,6 +87,7 @@ export class MtaStsPolicy {
   public readonly contentId: string;
 
   /**
+   * @param props the policy contents
    * @throws Error listing every problem when the contents are invalid
    */
   constructor(props: MtaStsPolicyProps) {

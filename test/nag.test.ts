@@ -1,6 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { App, Aspects, CfnResource, IAspect, Stack } from 'aws-cdk-lib';
+import { App, Aspects, CfnResource, IAspect, Names, Stack } from 'aws-cdk-lib';
 import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as route53 from 'aws-cdk-lib/aws-route53';
@@ -11,7 +11,6 @@ import { AWS_CDK_LIB_VERSION, byLeg, CDK_NAG_MAJOR, LEG } from './leg';
 import { MtaSts, MtaStsDomains, MtaStsMode } from '../src';
 import { acknowledgedIds, acknowledgementIds, addNagSuppressions, validationsApi } from '../src/private/nag';
 
-const SINGLETON = 'AWS679f53fac002430cb0da5b7982bd2287';
 
 /*
  * cdk-nag 2 (minimum leg) is an aspect that writes annotations and reads `cdk_nag` metadata;
@@ -133,7 +132,6 @@ describe('the CI leg', () => {
 
 interface Configuration {
   readonly region: string;
-  readonly crossRegionReferences?: boolean;
   readonly suppliedCertificate?: boolean;
   readonly tlsRpt: boolean;
 }
@@ -141,8 +139,8 @@ interface Configuration {
 const CONFIGURATIONS: Record<string, Configuration> = {
   'a us-east-1 stack creating its certificate, with TLS-RPT': { region: 'us-east-1', tlsRpt: true },
   'a us-east-1 stack creating its certificate, without TLS-RPT': { region: 'us-east-1', tlsRpt: false },
-  'a eu-west-1 stack with a companion certificate stack, with TLS-RPT': { region: 'eu-west-1', crossRegionReferences: true, tlsRpt: true },
-  'a eu-west-1 stack with a companion certificate stack, without TLS-RPT': { region: 'eu-west-1', crossRegionReferences: true, tlsRpt: false },
+  'a eu-west-1 stack with its resources in the us-east-1 companion stack, with TLS-RPT': { region: 'eu-west-1', tlsRpt: true },
+  'a eu-west-1 stack with its resources in the us-east-1 companion stack, without TLS-RPT': { region: 'eu-west-1', tlsRpt: false },
   'a eu-west-1 stack with a supplied us-east-1 certificate, with TLS-RPT': { region: 'eu-west-1', suppliedCertificate: true, tlsRpt: true },
   'a eu-west-1 stack with a supplied us-east-1 certificate, without TLS-RPT': { region: 'eu-west-1', suppliedCertificate: true, tlsRpt: false },
 };
@@ -156,21 +154,20 @@ interface FoundSuppression {
   readonly reason: string;
 }
 
-const OWN_SUPPRESSIONS = [
-  { path: 'MtaSts/Bucket/Resource', id: 'AwsSolutions-S1' },
-  { path: 'MtaSts/Distribution/Resource', id: 'AwsSolutions-CFR1' },
-  { path: 'MtaSts/Distribution/Resource', id: 'AwsSolutions-CFR2' },
-  { path: 'MtaSts/Distribution/Resource', id: 'AwsSolutions-CFR3' },
-  {
-    path: `${SINGLETON}/ServiceRole/Resource`,
-    id: 'AwsSolutions-IAM4',
-    appliesTo: ['Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole'],
-  },
-  { path: `${SINGLETON}/Resource`, id: 'AwsSolutions-L1' },
-];
-
-/** Suppressions added ahead of a finding that today's aws-cdk-lib does not produce. */
-const AHEAD_OF_TIME = new Set(['AwsSolutions-L1']);
+/**
+ * The suppressions of one MtaSts for example.com, below `prefix`: the construct's path in the
+ * stack that holds its resources (`MtaSts` in us-east-1, the construct's unique id in the
+ * companion stack elsewhere). The publisher function and role need none (plain CfnResources).
+ */
+function ownSuppressions(prefix: string) {
+  return [
+    { path: `${prefix}/Bucket/Resource`, id: 'AwsSolutions-S1' },
+    { path: `${prefix}/example.com/Distribution/Resource`, id: 'AwsSolutions-CFR1' },
+    { path: `${prefix}/example.com/Distribution/Resource`, id: 'AwsSolutions-CFR2' },
+    { path: `${prefix}/example.com/Distribution/Resource`, id: 'AwsSolutions-CFR3' },
+  ];
+}
+const OWN_SUPPRESSION_COUNT = ownSuppressions('MtaSts').length;
 
 /** What each reason must talk about, so a reason cannot drift to another rule's. */
 const REASON_TOPICS: Record<string, RegExp> = {
@@ -178,14 +175,12 @@ const REASON_TOPICS: Record<string, RegExp> = {
   'AwsSolutions-CFR1': /RFC 8461.*in any country/s,
   'AwsSolutions-CFR2': /static text file.*Shield.*attachWebAclId/s,
   'AwsSolutions-CFR3': /public, static.*TLS-RPT.*CloudWatch/s,
-  'AwsSolutions-IAM4': /AwsCustomResource.*AWSLambdaBasicExecutionRole/s,
-  'AwsSolutions-L1': /runtime.*chosen by aws-cdk-lib/s,
 };
 
 function synthesizeWithNag(config: Configuration) {
-  const { app, stack, hostedZone } = exampleStack(config.region, { crossRegionReferences: config.crossRegionReferences });
+  const { app, stack, hostedZone } = exampleStack(config.region);
   const run = nagRunner(app);
-  new MtaSts(stack, 'MtaSts', {
+  const mtaSts = new MtaSts(stack, 'MtaSts', {
     hostedZone,
     mx: ['mx1.example.com', '*.mail.example.com'],
     certificate: config.suppliedCertificate ? acm.Certificate.fromCertificateArn(stack, 'Certificate', CERTIFICATE_ARN) : undefined,
@@ -193,7 +188,10 @@ function synthesizeWithNag(config: Configuration) {
   });
   const nag = run();
   const stacks = app.node.children.filter(Stack.isStack);
-  return { app, stack, stacks, nag };
+  // Where the resources are: the stack in us-east-1, else its companion stack.
+  const home = Stack.of(mtaSts.bucket);
+  const prefix = home === stack ? 'MtaSts' : Names.uniqueId(mtaSts);
+  return { app, stack, stacks, nag, home, prefix };
 }
 
 /** The cdk-nag 2 suppressions (`cdk_nag` metadata) of every resource of the stacks. */
@@ -251,18 +249,18 @@ describe.each(Object.entries(CONFIGURATIONS))(`cdk-nag ${CDK_NAG_MAJOR} AwsSolut
 
     // THEN
     expect(nag.messages).toEqual([]);
-    expect(stacks.map(stack => stack.stackName)).toEqual(config.crossRegionReferences ? ['Stack', 'Stack-MtaStsCertificates'] : ['Stack']);
+    expect(stacks.map(stack => stack.stackName)).toEqual(config.region === 'us-east-1' ? ['Stack'] : ['Stack', 'Stack-MtaSts']);
   });
 
   test('find exactly the expected suppressions, each with a reason about its rule', () => {
     // GIVEN
-    const { stack, stacks } = synthesizeWithNag(config);
+    const { home, prefix, stacks } = synthesizeWithNag(config);
 
     // WHEN
     const found = foundSuppressions(stacks);
 
     // THEN
-    const expected = OWN_SUPPRESSIONS.map(suppression => ({ stack: stack.stackName, ...suppression }));
+    const expected = ownSuppressions(prefix).map(suppression => ({ stack: home.stackName, ...suppression }));
     expect(found.map(({ reason: _reason, ...where }) => where).sort(byKey)).toEqual(expected.sort(byKey));
     for (const suppression of found) {
       expect(suppression.reason).toMatch(REASON_TOPICS[suppression.id]);
@@ -282,13 +280,12 @@ describe.each(Object.entries(CONFIGURATIONS))(`cdk-nag ${CDK_NAG_MAJOR} AwsSolut
     expect([...acknowledged].sort()).toEqual([...expected].sort());
   });
 
-  test('use every acknowledgement to silence a real finding, except those added ahead of time', () => {
+  test('use every acknowledgement to silence a real finding', () => {
     // GIVEN
     const { stacks, nag } = synthesizeWithNag(config);
 
     // WHEN
     const unused = foundSuppressions(stacks)
-      .filter(suppression => !AHEAD_OF_TIME.has(suppression.id))
       .map(suppression => `${suppression.stack}|${suppression.stack}/${suppression.path}|${suppression.id}`)
       .filter(key => !nag.used.has(key));
 
@@ -298,28 +295,20 @@ describe.each(Object.entries(CONFIGURATIONS))(`cdk-nag ${CDK_NAG_MAJOR} AwsSolut
 });
 
 describe(`cdk-nag ${CDK_NAG_MAJOR} AwsSolutions checks beyond the main configurations`, () => {
-  test('check the cross-region reference resources and find nothing to acknowledge on them', () => {
+  test('check the publisher function and role and find nothing to acknowledge on them', () => {
     // GIVEN
-    const { nag } = synthesizeWithNag({ region: 'eu-west-1', crossRegionReferences: true, tlsRpt: true });
+    const { nag, home } = synthesizeWithNag({ region: 'eu-west-1', tlsRpt: true });
 
-    // THEN
+    // THEN: the rules looked at them (plain CfnResources, which the IAM and Lambda rules pass over)
     expect(nag.messages).toEqual([]);
-    const checked = [...nag.checkedPaths]
-      .filter(p => /CrossRegion|ExportsReader|ExportsWriter/.test(p))
-      .map(p => p.replace(/ExportsWriter\w+/, 'ExportsWriter<region><hash>'));
-    // Both aws-cdk-lib 2.197.0 and the latest (2.276.0 when written): a reader custom resource and
-    // function in the stack, a writer in the companion stack (the README's Regions section says so).
-    expect(checked.sort()).toEqual([
-      'Stack-MtaStsCertificates/Custom::CrossRegionExportWriterCustomResourceProvider/Handler',
-      'Stack-MtaStsCertificates/Custom::CrossRegionExportWriterCustomResourceProvider/Role',
-      'Stack-MtaStsCertificates/ExportsWriter<region><hash>/Resource/Default',
-      'Stack/Custom::CrossRegionExportReaderCustomResourceProvider/Handler',
-      'Stack/Custom::CrossRegionExportReaderCustomResourceProvider/Role',
-      'Stack/ExportsReader/Resource/Default',
+    const checked = [...nag.checkedPaths].filter(p => /MtaStsPolicyPublisher/.test(p)).sort();
+    expect(checked).toEqual([
+      `${home.stackName}/MtaStsPolicyPublisherCustomResourceProvider/Handler`,
+      `${home.stackName}/MtaStsPolicyPublisherCustomResourceProvider/Role`,
     ]);
   });
 
-  test('add each acknowledgement once when two MtaSts constructs share a stack and the stack-level function', () => {
+  test('add each acknowledgement once when two MtaSts constructs share a stack and its publisher function', () => {
     // GIVEN
     const app = new App();
     const stack = new Stack(app, 'Stack', { env: { account: ACCOUNT, region: 'us-east-1' } });
@@ -337,8 +326,7 @@ describe(`cdk-nag ${CDK_NAG_MAJOR} AwsSolutions checks beyond the main configura
     // THEN
     expect(run().messages).toEqual([]);
     const found = foundSuppressions([stack]);
-    expect(found.filter(suppression => suppression.path.startsWith(SINGLETON)).map(suppression => suppression.id).sort())
-      .toEqual(['AwsSolutions-IAM4', 'AwsSolutions-L1']);
+    expect(found.filter(suppression => suppression.path.includes('Publisher'))).toEqual([]);
     expect(found.filter(suppression => suppression.id === 'AwsSolutions-S1').map(suppression => suppression.path).sort())
       .toEqual(['MtaSts-example.com/Bucket/Resource', 'MtaSts-example.org/Bucket/Resource']);
     for (const construct of stack.node.findAll()) {
@@ -364,20 +352,20 @@ describe(`cdk-nag ${CDK_NAG_MAJOR} AwsSolutions checks beyond the main configura
 
     // THEN
     expect(foundSuppressions([stack])).toEqual(before);
-    expect(before).toHaveLength(OWN_SUPPRESSIONS.length);
+    expect(before).toHaveLength(OWN_SUPPRESSION_COUNT);
     expect(countAcknowledgements()).toEqual(acknowledgementsBefore);
   });
 
   const pluginTest = CDK_NAG_MAJOR === 3 ? test : test.skip;
   pluginTest.each([
-    ['us-east-1', false],
-    ['eu-west-1', true],
-  ])('synthesize a %s app with AwsSolutionsChecks registered as cdk-nag 3 says, as a validation plugin (latest leg only)', (region, crossRegionReferences) => {
+    ['us-east-1'],
+    ['eu-west-1'],
+  ])('synthesize a %s app with AwsSolutionsChecks registered as cdk-nag 3 says, as a validation plugin (latest leg only)', (region) => {
     // GIVEN
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { Validations } = require('aws-cdk-lib');
     const app = (withPlainBucket: boolean) => {
-      const example = exampleStack(region, { crossRegionReferences });
+      const example = exampleStack(region);
       new MtaSts(example.stack, 'MtaSts', { hostedZone: example.hostedZone, mx: ['mx1.example.com'], tlsRpt: { rua: ['mailto:tls-reports@example.com'] } });
       if (withPlainBucket) {
         new s3.Bucket(example.stack, 'PlainBucket', { enforceSSL: true });
@@ -393,13 +381,13 @@ describe(`cdk-nag ${CDK_NAG_MAJOR} AwsSolutions checks beyond the main configura
 });
 
 describe.each([
-  ['us-east-1', 25, false],
-  ['eu-west-1', 12, true],
-])(`cdk-nag ${CDK_NAG_MAJOR} AwsSolutions checks of MtaStsDomains in %s with %d domains`, (region, count, crossRegionReferences) => {
-  test('report no unacknowledged error or warning, with the same acknowledgements on every group', () => {
+  ['us-east-1', 25],
+  ['eu-west-1', 12],
+])(`cdk-nag ${CDK_NAG_MAJOR} AwsSolutions checks of MtaStsDomains in %s with %d domains`, (region, count) => {
+  test('report no unacknowledged error or warning, with the same acknowledgements on every distribution', () => {
     // GIVEN
     const app = new App();
-    const stack = new Stack(app, 'Stack', { env: { account: ACCOUNT, region }, crossRegionReferences });
+    const stack = new Stack(app, 'Stack', { env: { account: ACCOUNT, region } });
     const run = nagRunner(app);
     const modes = [MtaStsMode.TESTING, MtaStsMode.ENFORCE, MtaStsMode.NONE];
     const domains = new MtaStsDomains(stack, 'MtaSts', {
@@ -418,12 +406,14 @@ describe.each([
     // THEN
     expect(nag.messages).toEqual([]);
     const suppressed = foundSuppressions(stacks);
-    expect(domains.distributions.length).toBeGreaterThan(1);
+    expect(domains.distributions.length).toBe(count);
+    const home = Stack.of(domains.bucket);
+    const pathIn = (construct: IConstruct) => construct.node.path.slice(home.node.path.length + 1);
     for (const distribution of domains.distributions) {
-      const p = (distribution.node.defaultChild as CfnResource).node.path.slice(stack.node.path.length + 1);
+      const p = pathIn(distribution.node.defaultChild as CfnResource);
       expect(suppressed.filter(found => found.path === p).map(found => found.id)).toEqual(['AwsSolutions-CFR1', 'AwsSolutions-CFR2', 'AwsSolutions-CFR3']);
     }
-    expect(suppressed.filter(found => found.path === 'MtaSts/Bucket/Resource').map(found => found.id)).toEqual(['AwsSolutions-S1']);
+    expect(suppressed.filter(found => found.path === pathIn(domains.bucket.node.defaultChild as CfnResource)).map(found => found.id)).toEqual(['AwsSolutions-S1']);
     expect(foundAcknowledgements(stacks)).toEqual(byLeg({ minimum: new Map(), latest: expectedAcknowledgements(suppressed) }));
   });
 });

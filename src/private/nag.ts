@@ -1,5 +1,5 @@
 import * as cdk from 'aws-cdk-lib';
-import { CfnResource, Stack } from 'aws-cdk-lib';
+import { CfnResource } from 'aws-cdk-lib';
 import { IConstruct } from 'constructs';
 
 /**
@@ -39,14 +39,6 @@ export const NAG_METADATA_KEY = 'cdk_nag';
  */
 export const ACKNOWLEDGED_RULES_METADATA_TYPE = 'aws:cdk:acknowledged-rules';
 
-/**
- * The id of the Lambda function that aws-cdk-lib's AwsCustomResource shares between all custom
- * resources of a stack (SingletonFunction: lambdaPurpose `AWS` plus its fixed uuid).
- */
-export const AWS_CUSTOM_RESOURCE_SINGLETON_ID = 'AWS679f53fac002430cb0da5b7982bd2287';
-
-/** The only AWS managed policy aws-cdk-lib attaches to a Lambda function's default role. */
-const LAMBDA_BASIC_EXECUTION_FINDING = 'Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole';
 
 /** Suppressions for the resources that serve policy files, by CloudFormation type. */
 export const POLICY_HOSTING_SUPPRESSIONS: Readonly<Record<string, readonly NagSuppression[]>> = {
@@ -82,30 +74,18 @@ export const POLICY_HOSTING_SUPPRESSIONS: Readonly<Record<string, readonly NagSu
   ],
 };
 
-/** Suppressions for the stack-level function that runs every AwsCustomResource call. */
-const AWS_CUSTOM_RESOURCE_SUPPRESSIONS: Readonly<Record<string, readonly NagSuppression[]>> = {
-  'AWS::IAM::Role': [{
-    id: 'AwsSolutions-IAM4',
-    reason: 'This role belongs to the Lambda function aws-cdk-lib creates for AwsCustomResource (one per stack, '
-      + 'shared by all of them). Its only managed policy, AWSLambdaBasicExecutionRole, lets it write its own CloudWatch '
-      + 'logs; the permission to write each policy object is a separate IAM policy scoped to that object\'s ARN.',
-    appliesTo: [LAMBDA_BASIC_EXECUTION_FINDING],
-  }],
-  'AWS::Lambda::Function': [{
-    id: 'AwsSolutions-L1',
-    reason: 'The runtime of the AwsCustomResource Lambda function is chosen by aws-cdk-lib and cannot be set by the '
-      + 'construct; it moves to a newer Node.js runtime when aws-cdk-lib is upgraded. Suppressed ahead of time so a '
-      + 'newer aws-cdk-lib that knows a later runtime than its custom resources use does not fail users\' checks.',
-  }],
-};
 
 /**
- * Adds every suppression for what an MTA-STS construct creates: the bucket and distribution
- * beneath `scope`, and the stack-level singletons it caused. Safe to call several times.
+ * Adds every suppression for what an MTA-STS construct creates: the bucket and distributions
+ * beneath `scope`. Safe to call several times.
+ *
+ * The stack's publisher function and its role need none: aws-cdk-lib's CustomResourceProvider
+ * writes them as plain CfnResource objects, which the AwsSolutions IAM and Lambda rules (they
+ * match CfnRole and CfnFunction, in cdk-nag 2 and 3 alike) pass over. So do the cross-region
+ * reference resources of a user's own cross-region references.
  */
 export function addNagSuppressions(scope: IConstruct): void {
   suppressPolicyHostingFindings(scope);
-  suppressStackSingletonFindings(scope);
 }
 
 /**
@@ -116,23 +96,6 @@ export function suppressPolicyHostingFindings(scope: IConstruct): void {
   suppressByType(scope, POLICY_HOSTING_SUPPRESSIONS);
 }
 
-/**
- * Suppresses findings on resources that aws-cdk-lib creates once per stack, outside `scope`:
- * the AwsCustomResource singleton function and its role. Does nothing when the stack has none.
- *
- * The cross-region reference custom resources of a stack in another region than its certificate
- * (`ExportsReader`, `ExportsWriter...` and their `Custom::CrossRegionExport*CustomResourceProvider`
- * role and handler) need nothing: aws-cdk-lib writes them as plain CfnResource objects, which the
- * AwsSolutions IAM and Lambda rules (they match CfnRole and CfnFunction, in cdk-nag 2 and 3 alike)
- * pass over, and it adds them only while preparing synthesis, after every constructor has run. The
- * same holds for the role and handler of any aws-cdk-lib CustomResourceProvider.
- */
-export function suppressStackSingletonFindings(scope: IConstruct): void {
-  const singleton = Stack.of(scope).node.tryFindChild(AWS_CUSTOM_RESOURCE_SINGLETON_ID);
-  if (singleton) {
-    suppressByType(singleton, AWS_CUSTOM_RESOURCE_SUPPRESSIONS);
-  }
-}
 
 /**
  * Acknowledges findings on one resource in both ways cdk-nag reads them: the v2 `cdk_nag`
