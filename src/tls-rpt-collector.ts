@@ -242,6 +242,12 @@ export class TlsRptCollector extends Construct {
   private readonly alarmTopic?: sns.ITopic;
   private readonly failureAlarmThreshold: number;
 
+  /**
+   * @param scope the parent construct
+   * @param id the construct id
+   * @param props where to receive reports and how long to keep them
+   * @throws Error listing every problem when a prop is invalid
+   */
   constructor(scope: Construct, id: string, props: TlsRptCollectorProps) {
     super(scope, id);
     const problems: string[] = [];
