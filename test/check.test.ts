@@ -632,6 +632,51 @@ describe('check --assembly with MtaStsDomains', () => {
   });
 });
 
+describe('check --assembly with a delegated mta-sts zone (DNS outside Route 53)', () => {
+  let outdir: string;
+  beforeAll(() => {
+    outdir = mkdtempSync(join(tmpdir(), 'cdk-mta-sts-check-'));
+  });
+  afterAll(() => rmSync(outdir, { recursive: true, force: true }));
+
+  test('follows the two one-time CNAMEs to the records the construct writes inside the zone, and passes', async () => {
+    // GIVEN an MtaSts on the zone mta-sts.example.com, delegated from the DNS of example.com
+    const { app, stack } = exampleStack('us-east-1', { outdir });
+    const delegated = route53.HostedZone.fromHostedZoneAttributes(stack, 'Delegated', { hostedZoneId: 'ZDELEGATED', zoneName: 'mta-sts.example.com' });
+    new MtaSts(stack, 'MtaSts', {
+      hostedZone: delegated,
+      domainName: 'example.com',
+      mode: MtaStsMode.ENFORCE,
+      mx: ['mx1.example.com', '*.mail.example.com'],
+      tlsRpt: { rua: ['mailto:tls-reports@example.com'] },
+    });
+    app.synth();
+    const [{ data }] = readAssemblyDomains(outdir);
+    expect([data.policyRecordName, data.tlsRptRecordName]).toEqual(['_mta-sts.mta-sts.example.com', '_smtp._tls.mta-sts.example.com']);
+
+    // The outside DNS holds only the CNAMEs the runbook names; the records live in the zone.
+    dns.zone.set('_mta-sts.example.com', [{ type: 'CNAME', value: data.policyRecordName }]);
+    dns.zone.set('_smtp._tls.example.com', [{ type: 'CNAME', value: data.tlsRptRecordName! }]);
+    const announced = publicationIdOf(data.contentId, new Date(), 3);
+    setTxt(data.policyRecordName, `v=STSv1; id=${announced}`);
+    setTxt(data.tlsRptRecordName!, data.tlsRptRecordValue!);
+    web.response = { status: 200, headers: { 'Content-Type': 'text/plain' }, body: data.policyText };
+
+    // WHEN
+    const { status, report } = await check('--assembly', outdir, '--json', '--timeout', '5', '--no-smtp');
+
+    // THEN
+    const result = report as unknown as { ok: boolean; domains: Report[] };
+    expect(status).toBe(0);
+    expect(result.ok).toBe(true);
+    expect(statusOf(result.domains[0], 'sts-record')).toBe('pass');
+    // The only v=STSv1 record is the one at the CNAME target.
+    expect(messageOf(result.domains[0], 'sts-record')).toContain(`id=${announced}`);
+    expect(statusOf(result.domains[0], 'policy-id')).toBe('pass');
+    expect(statusOf(result.domains[0], 'tls-rpt')).toBe('pass');
+  });
+});
+
 describe('the built command', () => {
   const bin = join(__dirname, '..', 'lib', 'cli', 'main.js');
   beforeAll(() => {
