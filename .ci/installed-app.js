@@ -7,7 +7,7 @@ const os = require('os');
 const { App, Stack, Validations } = require('aws-cdk-lib');
 const route53 = require('aws-cdk-lib/aws-route53');
 const { AwsSolutionsChecks } = require('cdk-nag');
-const { MtaSts, MtaStsDomains } = require('cdk-mta-sts');
+const { MtaSts, MtaStsDomains, TlsRptCollector } = require('cdk-mta-sts');
 
 const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'cdk-mta-sts-app-'));
 const app = new App({ outdir });
@@ -17,13 +17,15 @@ const zone = (stack, zoneName, hostedZoneId) =>
   route53.HostedZone.fromHostedZoneAttributes(stack, zoneName, { zoneName, hostedZoneId });
 
 const east = new Stack(app, 'MailPolicy', { env: { account: '123456789012', region: 'us-east-1' } });
+const eastZone = zone(east, 'example.com', 'Z0123456789EXAMPLE');
 new MtaSts(east, 'MtaSts', {
-  hostedZone: zone(east, 'example.com', 'Z0123456789EXAMPLE'),
+  hostedZone: eastZone,
   mx: ['mx1.example.com', '*.mail.example.com'],
   tlsRpt: { rua: ['mailto:tls-reports@example.com'] },
+  tlsRptCollector: new TlsRptCollector(east, 'Reports', { hostedZone: eastZone, httpsReception: true }),
 });
 
-const west = new Stack(app, 'MailPolicies', { env: { account: '123456789012', region: 'eu-west-1' }, crossRegionReferences: true });
+const west = new Stack(app, 'MailPolicies', { env: { account: '123456789012', region: 'eu-west-1' } });
 new MtaStsDomains(west, 'MtaSts', {
   mx: ['*.mail.example.net'],
   tlsRpt: { rua: ['mailto:tls-reports@example.net'] },
