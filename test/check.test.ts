@@ -579,6 +579,31 @@ describe('check --assembly', () => {
   });
 });
 
+describe('reading a cloud assembly', () => {
+  let outdir: string;
+  beforeAll(() => {
+    outdir = mkdtempSync(join(tmpdir(), 'cdk-mta-sts-assembly-'));
+  });
+  afterAll(() => rmSync(outdir, { recursive: true, force: true }));
+
+  test('finds the policy domains in a stack\'s additional metadata file, as newer aws-cdk-lib versions write it', () => {
+    // GIVEN a manifest whose stack keeps its metadata in S.metadata.json (aws-cdk-lib 2.2xx and later)
+    const data = { domainName: 'example.com', policyHost: 'mta-sts.example.com', policyText: 'version: STSv1\r\n', contentId: '0123456789abcdef', mode: 'testing', policyRecordName: '_mta-sts.example.com' };
+    writeFileSync(join(outdir, 'manifest.json'), JSON.stringify({
+      version: '48.0.0',
+      artifacts: { S: { type: 'aws:cloudformation:stack', additionalMetadataFile: 'S.metadata.json', metadata: { '/S': [{ type: 'aws:cdk:templateFile', data: 'S.template.json' }] } } },
+    }));
+    writeFileSync(join(outdir, 'S.metadata.json'), JSON.stringify({ '/S/MtaSts/example.com': [{ type: 'cdk-mta-sts:policy-domain', data }] }));
+    // WHEN / THEN
+    expect(readAssemblyDomains(outdir)).toEqual([{ stack: 'S', path: '/S/MtaSts/example.com', data }]);
+  });
+
+  test('fails with a one-line message when the additional metadata file is missing', () => {
+    writeFileSync(join(outdir, 'manifest.json'), JSON.stringify({ artifacts: { S: { type: 'aws:cloudformation:stack', additionalMetadataFile: 'Gone.metadata.json' } } }));
+    expect(() => readAssemblyDomains(outdir)).toThrow(`cannot read the cloud assembly ${join(outdir, 'Gone.metadata.json')}: ENOENT: no such file or directory, open '${join(outdir, 'Gone.metadata.json')}'`);
+  });
+});
+
 describe('check --assembly with MtaStsDomains', () => {
   let outdir: string;
   beforeAll(() => {
