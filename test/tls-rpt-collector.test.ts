@@ -391,7 +391,9 @@ nag2Test('cdk-nag AwsSolutions finds nothing unsuppressed in the collector', () 
     'Stack/Collector/Bucket/Resource: AwsSolutions-S1',
     'Stack/Collector/Processor/ServiceRole/Resource: AwsSolutions-IAM4',
     'Stack/Collector/Processor/ServiceRole/DefaultPolicy/Resource: AwsSolutions-IAM5',
+    'Stack/Collector/Processor/Resource: AwsSolutions-L1',
     'Stack/Collector/HttpsProcessor/ServiceRole/Resource: AwsSolutions-IAM4',
     'Stack/Collector/HttpsProcessor/ServiceRole/DefaultPolicy/Resource: AwsSolutions-IAM5',
+    'Stack/Collector/HttpsProcessor/Resource: AwsSolutions-L1',
   ]);
 });

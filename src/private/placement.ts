@@ -74,6 +74,13 @@ function companionStack(stack: Stack): Stack {
     env: { account: stack.account, region: CLOUDFRONT_CERTIFICATE_REGION },
     description: `MTA-STS policy hosting and records (CloudFront, ACM, Route 53) for stack ${stack.stackName}, kept in ${CLOUDFRONT_CERTIFICATE_REGION}`,
   });
-  stack.addDependency(companion, 'cdk-mta-sts: the MTA-STS resources of this stack live in its us-east-1 companion stack');
+  const reason = 'cdk-mta-sts: the MTA-STS resources of this stack live in its us-east-1 companion stack';
+  // Newer aws-cdk-lib versions rename Stack.addDependency to addStackDependency (2.197.0 has only the first).
+  const withNewName = stack as unknown as { addStackDependency?: (target: Stack, reason?: string) => void };
+  if (typeof withNewName.addStackDependency === 'function') {
+    withNewName.addStackDependency(companion, reason);
+  } else {
+    stack.addDependency(companion, reason);
+  }
   return companion;
 }
