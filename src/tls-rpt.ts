@@ -1,3 +1,4 @@
+import { renderTlsRptRecord } from './core/tls-rpt-record';
 import { throwIfProblems } from './private/problems';
 import { tlsRptProblems } from './private/tls-rpt-rules';
 
@@ -53,6 +54,6 @@ export class TlsRptRecord {
   constructor(options: TlsRptOptions) {
     throwIfProblems('TLS-RPT record', TlsRptRecord.validate(options));
     this.rua = [...options.rua];
-    this.value = `v=TLSRPTv1; rua=${this.rua.join(',')}`;
+    this.value = renderTlsRptRecord(this.rua);
   }
 }

@@ -21,6 +21,7 @@ import * as https from 'node:https';
 import { ChangeResourceRecordSetsCommand, GetChangeCommand, ListResourceRecordSetsCommand, Route53Client } from '@aws-sdk/client-route-53';
 import { DeleteObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { contentIdOf, contentIdPartOf, publicationIdOf } from '../../core/policy-id';
+import { parseStsRecord, renderStsRecord } from '../../core/sts-record';
 
 /** The properties of a `Custom::MtaStsPolicyPublication` resource, as CloudFormation passes them (all strings). */
 export interface PublicationProperties {
@@ -100,12 +101,12 @@ export async function publish(event: CloudFormationEvent, clients: PublisherClie
 
   await clients.putObject(props.BucketName, props.ObjectKey, props.PolicyText);
   try {
-    const currentIds = (current ?? []).map(value => /^v=STSv1;.*\bid=([A-Za-z0-9]{1,32})/.exec(value)?.[1]);
+    const currentIds = (current ?? []).map(value => parseStsRecord(value).record?.id);
     let policyId = publicationIdOf(props.ContentId, clients.now(), clients.entropy());
     while (currentIds.includes(policyId)) {
       policyId = publicationIdOf(props.ContentId, clients.now(), clients.entropy());
     }
-    const recordValue = `v=STSv1; id=${policyId}`;
+    const recordValue = renderStsRecord(policyId);
     await clients.changeTxt(props.HostedZoneId, 'UPSERT', props.RecordName, [recordValue], Number(props.RecordTtl));
     return { PhysicalResourceId: physicalId, Data: { PolicyId: policyId, RecordValue: recordValue } };
   } catch (error) {
@@ -124,7 +125,7 @@ async function withdraw(props: PublicationProperties, clients: PublisherClients)
   const record = await clients.readTxt(props.HostedZoneId, props.RecordName);
   const current = record?.values;
   const ours = current !== undefined && current.length > 0 && current.every(value => {
-    const id = /^v=STSv1;.*\bid=([A-Za-z0-9]{1,32})/.exec(value)?.[1];
+    const id = parseStsRecord(value).record?.id;
     return id !== undefined && contentIdPartOf(id) !== undefined;
   });
   if (ours) {
