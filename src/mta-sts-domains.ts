@@ -7,7 +7,7 @@ import { Construct } from 'constructs';
 import { MtaStsMode } from './mode';
 import { MtaStsPolicy } from './policy';
 import { certificateNameProblems } from './private/certificate';
-import { linkCollector, tlsRptRecordWith } from './private/collector-link';
+import { tlsRptRecordWith } from './private/collector-link';
 import { DEFAULT_PRICE_CLASS, DEFAULT_RECORD_TTL, recordTtlProblems } from './private/defaults';
 import { resolveDomain } from './private/domain';
 import { normaliseHostname, quote } from './private/hostname';
@@ -254,7 +254,7 @@ export class MtaStsDomains extends Construct {
         annotate: this,
       });
       this.resourcesOf.set(name, resources);
-      linkCollector(props.tlsRptCollector, name, plan.policy.mode);
+      props.tlsRptCollector?.addPolicyDomain(name, plan.policy.mode);
       this.distributions.push(resources.distribution);
       this.certificates.push(resources.certificate);
     }
@@ -337,7 +337,8 @@ export class MtaStsDomains extends Construct {
       problems.push(fromDefaults ? problem : `${label}: ${problem}`);
     }
     if (problems.length === 0) {
-      const duplicate = registerPolicyDomain(this, domain.domainName, new MtaStsPolicy(policyProps));
+      const policy = new MtaStsPolicy(policyProps);
+      const duplicate = registerPolicyDomain(this, domain.domainName, policy);
       if (duplicate) {
         return [`${label}: ${duplicate}`];
       }
@@ -345,7 +346,7 @@ export class MtaStsDomains extends Construct {
         domainName: domain.domainName,
         delegated: domain.delegated,
         options,
-        policy: new MtaStsPolicy(policyProps),
+        policy,
         tlsRpt: tlsRptRecordWith(tlsRpt, defaults.tlsRptCollector),
       });
     }

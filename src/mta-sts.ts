@@ -6,7 +6,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { MtaStsPolicy, MtaStsPolicyProps } from './policy';
 import { certificateNameProblems, suppliedCertificateProblems } from './private/certificate';
-import { linkCollector, tlsRptRecordWith } from './private/collector-link';
+import { tlsRptRecordWith } from './private/collector-link';
 import { DEFAULT_PRICE_CLASS, DEFAULT_RECORD_TTL, recordTtlProblems } from './private/defaults';
 import { resolveDomain } from './private/domain';
 import { addMxDriftCheck } from './private/mx-drift';
@@ -194,30 +194,30 @@ export class MtaSts extends Construct {
     ];
     const placement = placeResources(this, { zones: [{ zone: props.hostedZone, prop: 'hostedZone' }], certificateSupplied: props.certificate !== undefined });
     problems.push(...placement.problems);
-    if (problems.length === 0) {
-      const duplicate = registerPolicyDomain(this, domain.domainName, new MtaStsPolicy(props));
-      problems.push(...(duplicate ? [duplicate] : []));
-    }
+    const policy = problems.length === 0 ? new MtaStsPolicy(props) : undefined;
+    const duplicate = policy && registerPolicyDomain(this, domain.domainName, policy);
+    problems.push(...(duplicate ? [duplicate] : []));
     throwIfProblems(`MtaSts configuration at ${this.node.path}`, problems);
 
     this.domainName = domain.domainName;
-    this.policy = new MtaStsPolicy(props);
+    this.policy = policy!;
     this.policyContentId = this.policy.contentId;
     this.policyText = this.policy.text;
     this.policyHost = policyHostOf(this.domainName);
     this.policyUrl = policyUrlOf(this.domainName);
     const tlsRpt = tlsRptRecordWith(props.tlsRpt, props.tlsRptCollector);
     this.tlsRptRecordValue = tlsRpt?.value;
-    linkCollector(props.tlsRptCollector, this.domainName, this.policy.mode);
+    props.tlsRptCollector?.addPolicyDomain(this.domainName, this.policy.mode);
 
     const where = placement.scope();
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const bucket = createPolicyBucket(where, removalPolicy);
     this.bucket = bucket;
+    const names = recordNamesOf(this.domainName, domain.delegated);
     const resources = publishPolicyDomain(new Construct(where, this.domainName), {
       domainName: this.domainName,
       zone: props.hostedZone,
-      names: recordNamesOf(this.domainName, domain.delegated),
+      names,
       policy: this.policy,
       tlsRpt,
       ttl: props.recordTtl ?? DEFAULT_RECORD_TTL,
@@ -244,12 +244,12 @@ export class MtaSts extends Construct {
       new CfnOutput(outputs, 'PolicyUrl', { value: this.policyUrl, description: `MTA-STS policy URL of ${this.domainName}` });
       new CfnOutput(outputs, 'PolicyId', { value: this.policyId, description: `MTA-STS policy id of ${this.domainName}, made at deploy` });
       new CfnOutput(outputs, 'PolicyRecord', {
-        value: `${recordNamesOf(this.domainName, domain.delegated).policyRecord} TXT "${this.policyRecordValue}"`,
+        value: `${names.policyRecord} TXT "${this.policyRecordValue}"`,
         description: 'MTA-STS policy record',
       });
       if (this.tlsRptRecordValue) {
         new CfnOutput(outputs, 'TlsRptRecord', {
-          value: `${recordNamesOf(this.domainName, domain.delegated).tlsRptRecord} TXT "${this.tlsRptRecordValue}"`,
+          value: `${names.tlsRptRecord} TXT "${this.tlsRptRecordValue}"`,
           description: 'TLS-RPT record',
         });
       }

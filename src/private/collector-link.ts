@@ -1,4 +1,3 @@
-import type { MtaStsMode } from '../mode';
 import { TlsRptOptions, TlsRptRecord } from '../tls-rpt';
 import type { TlsRptCollector } from '../tls-rpt-collector';
 
@@ -15,9 +14,4 @@ export function tlsRptRecordWith(tlsRpt: TlsRptOptions | undefined, collector: T
   const own = [collector.rua, ...(collector.httpsRua ? [collector.httpsRua] : [])];
   const rest = (tlsRpt?.rua ?? []).filter(uri => !own.includes(uri));
   return new TlsRptRecord({ rua: [...own, ...rest] });
-}
-
-/** Tells the collector to count (and, in enforce mode, alarm on) the domain's reports. */
-export function linkCollector(collector: TlsRptCollector | undefined, domainName: string, mode: MtaStsMode): void {
-  collector?.addPolicyDomain(domainName, mode);
 }

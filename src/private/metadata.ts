@@ -1,6 +1,5 @@
 import { IConstruct } from 'constructs';
 import { PolicyDomainMetadata, POLICY_DOMAIN_METADATA_TYPE } from '../core/assembly-metadata';
-import { contentIdOf } from '../core/policy-id';
 import type { MtaStsPolicy } from '../policy';
 import { policyHostOf } from './names';
 
@@ -21,7 +20,7 @@ export function recordPolicyDomain(construct: IConstruct, props: PolicyDomainRec
     domainName: props.domainName,
     policyHost: policyHostOf(props.domainName),
     policyText: props.policy.text,
-    contentId: contentIdOf(props.policy.text),
+    contentId: props.policy.contentId,
     mode: props.policy.mode,
     policyRecordName: props.policyRecordName,
     ...(props.tlsRptRecordValue !== undefined ? { tlsRptRecordName: props.tlsRptRecordName, tlsRptRecordValue: props.tlsRptRecordValue } : {}),

@@ -4,7 +4,6 @@ import { Aws, CfnResource, CustomResource, CustomResourceProvider, CustomResourc
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct, IDependable } from 'constructs';
-import { contentIdOf } from '../core/policy-id';
 import { MtaStsPolicy } from '../policy';
 import { POLICY_PREFIX } from './policy-store';
 
@@ -125,7 +124,7 @@ export function createPublication(scope: Construct, id: string, props: Publicati
       BucketName: props.bucket.bucketName,
       ObjectKey: props.objectKey,
       PolicyText: props.policy.text,
-      ContentId: contentIdOf(props.policy.text),
+      ContentId: props.policy.contentId,
       HostedZoneId: props.zone.hostedZoneId,
       RecordName: props.recordName,
       RecordTtl: String(props.ttl.toSeconds()),
