@@ -127,9 +127,6 @@ project.bundler.addBundle('src/handlers/tlsrpt-collector/rule-set-activation.ts'
 // Handlers bundle their devDeps (and use the runtime's AWS SDK): the library itself keeps zero runtime deps.
 project.eslint?.allowDevDeps('src/handlers/**');
 
-// Tests synthesize the collector, whose Lambda code is the bundle: build it first (esbuild, a few ms), so that
-// `npx projen test` and `npx projen check` work on a fresh clone, not only after pre-compile.
-project.testTask.prependSpawn(project.bundler.bundleTask);
 
 // The handler code is outside the jsii tsconfig (excludeTypescript); this tsconfig lets eslint's project service
 // and editors type-check it with the test settings.
@@ -185,5 +182,12 @@ project.addTask('test:latest', {
   description: 'Run the tests and the example against the latest aws-cdk-lib 2.x and cdk-nag 3 under Node.js 22 (needs the npm registry)',
   exec: 'bash .ci/test-latest',
 });
+
+// Every task that synthesizes a stack or packs the package needs the Lambda bundles (assets/, which git
+// ignores): each builds them first (esbuild, well under a second), so that any of them works on a fresh
+// clone, in any order, and the tarball built by the README's Install commands holds them.
+for (const name of ['compile', 'test', 'example', 'example:collector', 'bench', 'package', 'package:js', 'test:latest']) {
+  project.tasks.tryFind(name)!.prependSpawn(project.bundler.bundleTask);
+}
 
 project.synth();

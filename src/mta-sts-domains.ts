@@ -4,6 +4,7 @@ import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { PUBLICATION_ATTRIBUTES } from './core/publication';
 import { MtaStsMode } from './mode';
 import { MtaStsPolicy } from './policy';
 import { certificateNameProblems } from './private/certificate';
@@ -275,7 +276,7 @@ export class MtaStsDomains extends Construct {
 
   /** The id published for a domain: made at deploy time, so a token at synthesis. */
   public policyIdFor(domainName: string): string {
-    return this.publicationFor(domainName).getAttString('PolicyId');
+    return this.publicationFor(domainName).getAttString(PUBLICATION_ATTRIBUTES.PolicyId);
   }
 
   /** The distribution serving a domain's `mta-sts.<domain>` host. */

@@ -4,6 +4,7 @@ import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { PUBLICATION_ATTRIBUTES } from './core/publication';
 import { MtaStsPolicy, MtaStsPolicyProps } from './policy';
 import { certificateNameProblems, suppliedCertificateProblems } from './private/certificate';
 import { tlsRptRecordWith } from './private/collector-link';
@@ -236,8 +237,8 @@ export class MtaSts extends Construct {
     this.aliasRecordIpv6 = resources.aliasRecordIpv6;
     this.publication = resources.publication;
     this.tlsRptRecord = resources.tlsRptRecord;
-    this.policyId = this.publication.getAttString('PolicyId');
-    this.policyRecordValue = this.publication.getAttString('RecordValue');
+    this.policyId = this.publication.getAttString(PUBLICATION_ATTRIBUTES.PolicyId);
+    this.policyRecordValue = this.publication.getAttString(PUBLICATION_ATTRIBUTES.RecordValue);
 
     if (props.outputs ?? true) {
       const outputs = new Construct(where, 'Outputs');

@@ -12,7 +12,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { STORAGE_PREFIXES, normaliseDomainName } from './core/tlsrpt-report';
 import { MtaStsMode } from './mode';
-import { collectorBundleDir } from './private/collector/assets';
+import { handlerBundleDir } from './private/bundles';
 import { addDomainWidgets, createDashboard, createEnforceAlarm } from './private/collector/monitoring';
 import { suppressCollectorFindings } from './private/collector/nag';
 import { createQueryTable } from './private/collector/query-table';
@@ -305,7 +305,7 @@ export class TlsRptCollector extends Construct {
       TLSRPT_MAX_MESSAGE_BYTES: String(maxMessageBytes),
       TLSRPT_MAX_REPORT_BYTES: String(maxReportBytes),
     };
-    const code = lambda.Code.fromAsset(collectorBundleDir('index'));
+    const code = lambda.Code.fromAsset(handlerBundleDir('tlsrpt-collector/index'));
     const createProcessor = (functionId: string, handler: string, description: string, writes: string[]): lambda.Function => {
       const fn = new lambda.Function(this, functionId, {
         description,

@@ -1,20 +1,24 @@
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { Aws, CfnResource, CustomResource, CustomResourceProvider, CustomResourceProviderRuntime, Duration, Lazy, Stack } from 'aws-cdk-lib';
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct, IDependable } from 'constructs';
+import { PUBLICATION_RESOURCE_TYPE, PublicationProperties } from '../core/publication';
 import { MtaStsPolicy } from '../policy';
+import { handlerBundleDir } from './bundles';
 import { POLICY_PREFIX } from './policy-store';
-
-/** The CloudFormation type of the resource that publishes one domain's policy and announces it. */
-export const PUBLICATION_RESOURCE_TYPE = 'Custom::MtaStsPolicyPublication';
-
-/** The bundled handler (projen's bundle task writes it; see src/handlers/publisher). */
-const HANDLER_DIRECTORY = path.join(__dirname, '..', '..', 'assets', 'handlers', 'publisher', 'index');
 
 /** The construct id of the stack's publisher function (its logical ids derive from it). */
 const PROVIDER_ID = 'MtaStsPolicyPublisher';
+
+/** The publisher function's timeout. */
+const PUBLISHER_TIMEOUT = Duration.minutes(10);
+
+/**
+ * How long CloudFormation waits for a publication's answer before it fails the resource: one run
+ * to its timeout and one retry by Lambda (an answer that could not be sent), plus a margin.
+ * Without it CloudFormation would wait an hour for a run that died without answering.
+ */
+export const PUBLICATION_SERVICE_TIMEOUT = Duration.minutes(25);
 
 /** Per stack: the buckets whose policies/ prefix the publisher may write, by construct path. */
 const BUCKETS = new WeakMap<Stack, Map<string, s3.IBucket>>();
@@ -28,15 +32,13 @@ const BUCKETS = new WeakMap<Stack, Map<string, s3.IBucket>>();
  * and one for objects under `policies/` of each bucket of the stack.
  */
 function publisherFor(scope: Construct, bucket: s3.IBucket): CustomResourceProvider {
-  if (!fs.existsSync(path.join(HANDLER_DIRECTORY, 'index.js'))) {
-    throw new Error(`cdk-mta-sts: the publisher bundle is missing at ${HANDLER_DIRECTORY}; run \`npx projen bundle\` (the build does it)`);
-  }
   const stack = Stack.of(scope);
   const provider = CustomResourceProvider.getOrCreateProvider(stack, PROVIDER_ID, {
-    codeDirectory: HANDLER_DIRECTORY,
+    codeDirectory: handlerBundleDir('publisher/index'),
     runtime: CustomResourceProviderRuntime.NODEJS_22_X,
-    // Route 53 usually syncs a change within a minute; the handler waits up to five.
-    timeout: Duration.minutes(10),
+    // Route 53 usually syncs a change within a minute. The handler answers before this timeout
+    // whatever happens (its waits are bounded by the time it has left).
+    timeout: PUBLISHER_TIMEOUT,
     description: 'cdk-mta-sts: writes MTA-STS policy files, then announces them in _mta-sts TXT records',
   });
   let buckets = BUCKETS.get(stack);
@@ -116,22 +118,24 @@ export interface PublicationProps {
  */
 export function createPublication(scope: Construct, id: string, props: PublicationProps): CustomResource {
   const provider = publisherFor(scope, props.bucket);
+  const properties: Record<keyof PublicationProperties, string> = {
+    DomainName: props.domainName,
+    BucketName: props.bucket.bucketName,
+    ObjectKey: props.objectKey,
+    PolicyText: props.policy.text,
+    ContentId: props.policy.contentId,
+    HostedZoneId: props.zone.hostedZoneId,
+    RecordName: props.recordName,
+    RecordTtl: String(props.ttl.toSeconds()),
+    RetainObject: String(props.retainObject),
+    ReplaceExistingRecord: String(props.replaceExistingRecord),
+    DistributionId: props.distributionId,
+  };
   const publication = new CustomResource(scope, id, {
     serviceToken: provider.serviceToken,
     resourceType: PUBLICATION_RESOURCE_TYPE,
-    properties: {
-      DomainName: props.domainName,
-      BucketName: props.bucket.bucketName,
-      ObjectKey: props.objectKey,
-      PolicyText: props.policy.text,
-      ContentId: props.policy.contentId,
-      HostedZoneId: props.zone.hostedZoneId,
-      RecordName: props.recordName,
-      RecordTtl: String(props.ttl.toSeconds()),
-      RetainObject: String(props.retainObject),
-      ReplaceExistingRecord: String(props.replaceExistingRecord),
-      DistributionId: props.distributionId,
-    },
+    serviceTimeout: PUBLICATION_SERVICE_TIMEOUT,
+    properties,
   });
   publication.node.addDependency(...props.servedBy);
   return publication;

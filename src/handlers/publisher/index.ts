@@ -1,260 +1,242 @@
 /**
  * The publishing step of cdk-mta-sts: one CloudFormation custom resource per policy domain
- * (`Custom::MtaStsPolicyPublication`), run by one Lambda function per stack.
+ * (`Custom::MtaStsPolicyPublication`, core/publication.ts), run by one Lambda function per stack
+ * behind aws-cdk-lib's custom resource entrypoint (`__entrypoint__.handler`), which answers
+ * CloudFormation from what this handler returns or throws.
  *
- * Create and Update (a rollback's update included): write the policy file, then announce it
- * by writing the `_mta-sts` TXT record with an id that was never announced before
- * (`<content id><publication stamp>`, see core/policy-id.ts), and wait until Route 53 has it.
- * Body first, record second, in one step: so whatever CloudFormation does around this resource
- * (later failures, rollbacks), a body change is always followed by a new id, and an id is only
- * announced for the body it was made for. If announcing fails after the body changed, the old
- * body is put back before the step fails.
+ * Create and Update (a rollback's update included): write the policy file, then announce it by
+ * writing the `_mta-sts` TXT record with an id that was never announced before
+ * (`<content id><publication stamp>`, core/policy-id.ts), and wait until Route 53 has it in sync.
  *
- * Delete: remove the TXT record first (only when it is this library's record for this policy),
- * then the policy file unless the bucket is retained.
+ * Every failure leaves a state that the next CloudFormation step repairs:
+ * - before Route 53 accepted the record change, the body is put back (or, on a Create, removed),
+ *   so the announced id still describes what is served;
+ * - once Route 53 accepted it, the old body is never put back (the new id announces the new
+ *   body); a failed Update is repaired by the rollback's Update, which publishes the old body
+ *   under a fresh id, and a failed Create removes its own record and file before it fails,
+ *   because the entrypoint skips the Delete of a failed Create;
+ * - a Create that finds a record announcing its own content id (Lambda retrying a run whose
+ *   answer was lost) takes it over;
+ * - the physical id depends on the domain only: a new zone or record name is an Update that
+ *   writes the new record and then withdraws the old one, never a replacement whose cleanup would
+ *   delete what the new publication wrote.
  *
- * Bundled by projen (esbuild) into assets/handlers/publisher/index.js; the AWS SDK v3 comes
- * from the Lambda runtime.
+ * Delete: remove the TXT record first (only when it is this library's), then the policy file
+ * unless the bucket is retained; a zone, bucket or key that is already gone is no error.
+ *
+ * Every wait is bounded by the Lambda's remaining time, so the handler always answers before its
+ * timeout. Bundled by projen (esbuild) into assets/handlers/publisher; the AWS SDK v3 comes from
+ * the Lambda runtime.
  */
 import { randomInt } from 'node:crypto';
-import * as https from 'node:https';
-import { ChangeResourceRecordSetsCommand, GetChangeCommand, ListResourceRecordSetsCommand, Route53Client } from '@aws-sdk/client-route-53';
-import { DeleteObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { PublisherAws, TxtRecordSet, isGone, normaliseName } from './aws';
 import { contentIdOf, contentIdPartOf, publicationIdOf } from '../../core/policy-id';
+import { PublicationAnswer, PublicationProperties, publicationPhysicalIdOf } from '../../core/publication';
 import { parseStsRecord, renderStsRecord } from '../../core/sts-record';
 
-/** The properties of a `Custom::MtaStsPolicyPublication` resource, as CloudFormation passes them (all strings). */
-export interface PublicationProperties {
-  readonly DomainName: string;
-  readonly BucketName: string;
-  readonly ObjectKey: string;
-  readonly PolicyText: string;
-  readonly ContentId: string;
-  readonly HostedZoneId: string;
-  readonly RecordName: string;
-  readonly RecordTtl: string;
-  readonly RetainObject: string;
-  readonly ReplaceExistingRecord?: string;
-}
-
-export interface CloudFormationEvent {
+/** A CloudFormation custom resource request, as the entrypoint passes it on. */
+export interface PublicationEvent {
   readonly RequestType: 'Create' | 'Update' | 'Delete';
-  readonly ResponseURL: string;
-  readonly StackId: string;
-  readonly RequestId: string;
   readonly LogicalResourceId: string;
+  readonly RequestId: string;
   readonly PhysicalResourceId?: string;
   readonly ResourceProperties: PublicationProperties;
   readonly OldResourceProperties?: PublicationProperties;
 }
 
-export interface PublicationResult {
-  readonly PhysicalResourceId: string;
-  readonly Data?: Record<string, string>;
+/** The part of the Lambda context the handler reads. */
+export interface LambdaContext {
+  getRemainingTimeInMillis(): number;
 }
 
-/** The AWS calls the publisher makes; replaced in tests, since S3 and Route 53 cannot run here. */
-export interface PublisherClients {
-  putObject(bucket: string, key: string, body: string): Promise<void>;
-  deleteObject(bucket: string, key: string): Promise<void>;
-  /** The TXT record at `name` in the zone (each value joined and unquoted) and its TTL, or undefined when there is none. */
-  readTxt(zoneId: string, name: string): Promise<TxtRecordSet | undefined>;
-  /** Writes (UPSERT) or deletes the TXT record and waits until Route 53 reports it in sync. */
-  changeTxt(zoneId: string, action: 'UPSERT' | 'DELETE', name: string, values: string[], ttl: number): Promise<void>;
-  now(): Date;
-  entropy(): number;
-}
+/** What a failed publication keeps for removing what it wrote, once every wait gave up. */
+const CLEANUP_RESERVE_MS = 60_000;
+/** What the last step keeps for answering CloudFormation. */
+const ANSWER_RESERVE_MS = 10_000;
 
-/** A TXT record set as Route 53 holds it. */
-export interface TxtRecordSet {
-  readonly values: string[];
-  readonly ttl: number;
-}
-
-/** The physical id of a publication whose Create failed: its Delete then touches nothing. */
-export const FAILED_CREATE_ID = 'mta-sts-publication-not-created';
-
-/** Handles one CloudFormation request; throws with a message for CloudFormation on failure. */
-export async function publish(event: CloudFormationEvent, clients: PublisherClients): Promise<PublicationResult> {
+/** The Lambda entry point, called by aws-cdk-lib's custom resource entrypoint. */
+export async function handler(event: PublicationEvent, context: LambdaContext): Promise<PublicationAnswer> {
+  const timeLeft = () => context.getRemainingTimeInMillis();
+  const publisher = new Publisher(new PublisherAws(timeLeft, CLEANUP_RESERVE_MS), new PublisherAws(timeLeft, ANSWER_RESERVE_MS));
   const props = event.ResourceProperties;
-  const physicalId = `${props.HostedZoneId}/${normaliseName(props.RecordName)}`;
-  if (event.RequestType === 'Delete') {
-    if (event.PhysicalResourceId !== FAILED_CREATE_ID) {
-      await withdraw(props, clients);
-    }
-    return { PhysicalResourceId: event.PhysicalResourceId ?? physicalId };
-  }
-
-  if (contentIdOf(props.PolicyText) !== props.ContentId) {
-    throw new Error(`ContentId ${props.ContentId} is not the content id of PolicyText (${contentIdOf(props.PolicyText)})`);
-  }
-  const current = (await clients.readTxt(props.HostedZoneId, props.RecordName))?.values;
-  // A new record name (Create, or a renamed domain) must not silently take over a record this
-  // stack did not write, unless the user opted in.
-  const newName = event.RequestType === 'Create' || event.OldResourceProperties === undefined
-    || normaliseName(event.OldResourceProperties.RecordName) !== normaliseName(props.RecordName)
-    || event.OldResourceProperties.HostedZoneId !== props.HostedZoneId;
-  if (newName && current !== undefined && props.ReplaceExistingRecord !== 'true') {
-    throw new Error(`${normaliseName(props.RecordName)} already has a TXT record (${current.map(v => JSON.stringify(v)).join(' ')}) that this stack did not create. `
-      + 'Delete it, or set `replaceExistingRecords: true` to let the construct replace it.');
-  }
-
-  await clients.putObject(props.BucketName, props.ObjectKey, props.PolicyText);
+  log('info', { requestType: event.RequestType, logicalResourceId: event.LogicalResourceId, domain: props.DomainName, record: props.RecordName });
   try {
-    const currentIds = (current ?? []).map(value => parseStsRecord(value).record?.id);
-    let policyId = publicationIdOf(props.ContentId, clients.now(), clients.entropy());
-    while (currentIds.includes(policyId)) {
-      policyId = publicationIdOf(props.ContentId, clients.now(), clients.entropy());
+    if (event.RequestType === 'Delete') {
+      await publisher.withdraw(props);
+      return { PhysicalResourceId: event.PhysicalResourceId ?? publicationPhysicalIdOf(props.DomainName) };
     }
-    const recordValue = renderStsRecord(policyId);
-    await clients.changeTxt(props.HostedZoneId, 'UPSERT', props.RecordName, [recordValue], Number(props.RecordTtl));
-    return { PhysicalResourceId: physicalId, Data: { PolicyId: policyId, RecordValue: recordValue } };
+    const data = await publisher.publish(event.RequestType === 'Update' ? event.OldResourceProperties : undefined, props, event.RequestType === 'Create');
+    log('info', { published: props.DomainName, policyId: data.PolicyId });
+    // An Update keeps the physical id it has: CloudFormation never replaces a publication.
+    return { PhysicalResourceId: (event.RequestType === 'Update' && event.PhysicalResourceId) || publicationPhysicalIdOf(props.DomainName), Data: data };
   } catch (error) {
-    // The body changed but no new id was announced: put the body the current id was made for back.
-    const old = event.OldResourceProperties;
-    if (old && old.BucketName === props.BucketName && old.ObjectKey === props.ObjectKey) {
-      await clients.putObject(old.BucketName, old.ObjectKey, old.PolicyText).catch(() => undefined);
-    } else {
-      await clients.deleteObject(props.BucketName, props.ObjectKey).catch(() => undefined);
-    }
+    log('error', { requestType: event.RequestType, domain: props.DomainName, error: (error as Error).name, reason: (error as Error).message });
     throw error;
   }
 }
 
-async function withdraw(props: PublicationProperties, clients: PublisherClients): Promise<void> {
-  const record = await clients.readTxt(props.HostedZoneId, props.RecordName);
-  const current = record?.values;
-  const ours = current !== undefined && current.length > 0 && current.every(value => {
-    const id = parseStsRecord(value).record?.id;
-    return id !== undefined && contentIdPartOf(id) !== undefined;
-  });
-  if (ours) {
-    // Route 53 deletes a record set only when name, type, TTL and values all match.
-    await clients.changeTxt(props.HostedZoneId, 'DELETE', props.RecordName, current!, record!.ttl);
-  }
-  if (props.RetainObject !== 'true') {
-    await clients.deleteObject(props.BucketName, props.ObjectKey);
-  }
-}
+class Publisher {
+  /**
+   * @param aws calls that leave time to clean up after them
+   * @param cleanupAws calls that only leave time to answer
+   */
+  constructor(private readonly aws: PublisherAws, private readonly cleanupAws: PublisherAws) {}
 
-function normaliseName(name: string): string {
-  return name.toLowerCase().replace(/\.$/, '');
-}
+  /** Create (`old` undefined) or Update: write the body, then announce it with a fresh id. */
+  async publish(old: PublicationProperties | undefined, props: PublicationProperties, create: boolean) {
+    if (contentIdOf(props.PolicyText) !== props.ContentId) {
+      throw new Error(`ContentId ${props.ContentId} is not the content id of PolicyText (${contentIdOf(props.PolicyText)})`);
+    }
+    const zone = props.HostedZoneId;
+    const name = normaliseName(props.RecordName);
+    const moved = old === undefined || old.HostedZoneId !== zone || normaliseName(old.RecordName) !== name;
+    const current = await this.aws.readTxt(zone, name);
+    // A record at a new name must not be taken over silently, unless it announces this very
+    // policy (a retried run) or the user opted in.
+    if (moved && current !== undefined && !announces(current, props.ContentId) && props.ReplaceExistingRecord !== 'true') {
+      throw new Error(`${name} already has a TXT record (${current.values.map(v => JSON.stringify(v)).join(' ')}) that this stack did not create. `
+        + 'Delete it, or set `replaceExistingRecords: true` to let the construct replace it.');
+    }
 
-/** Route 53 stores TXT strings quoted; a value over 255 characters is split into several strings. */
-export function quoteTxt(value: string): string {
-  const chunks = value.match(/.{1,255}/g) ?? [''];
-  return chunks.map(chunk => `"${chunk.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`).join(' ');
-}
-
-export function unquoteTxt(value: string): string {
-  return [...value.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map(m => m[1].replace(/\\(.)/g, '$1')).join('');
-}
-
-/** Retries AWS calls that fail while a just-granted IAM permission propagates, or on throttling. */
-async function retrying<T>(call: () => Promise<T>): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
+    // 1. The body. Until the record changes, the id announced now must keep describing what is served.
+    const sameObject = old !== undefined && old.BucketName === props.BucketName && old.ObjectKey === props.ObjectKey;
+    const putBack = async () => {
+      if (sameObject && !moved) {
+        await this.cleanupAws.putObject(old.BucketName, old.ObjectKey, old.PolicyText);
+      } else if (current === undefined || !announces(current, props.ContentId)) {
+        await this.cleanupAws.deleteObject(props.BucketName, props.ObjectKey);
+      }
+    };
     try {
-      return await call();
+      await this.aws.putObject(props.BucketName, props.ObjectKey, props.PolicyText);
     } catch (error) {
-      const name = (error as { name?: string }).name ?? '';
-      const retryable = /AccessDenied|Throttling|PriorRequestNotComplete|ServiceUnavailable/.test(name);
-      if (!retryable || attempt >= 8) {
+      await putBack().catch(cleanupError => log('error', { putBack: props.ObjectKey, error: String(cleanupError) }));
+      throw error;
+    }
+
+    // 2. The record, with an id never announced before.
+    const currentIds = (current?.values ?? []).map(value => parseStsRecord(value).record?.id);
+    let policyId = publicationIdOf(props.ContentId, new Date(), randomInt(1296));
+    while (currentIds.includes(policyId)) {
+      policyId = publicationIdOf(props.ContentId, new Date(), randomInt(1296));
+    }
+    const value = renderStsRecord(policyId);
+    const ttl = Number(props.RecordTtl);
+    let change;
+    try {
+      change = await this.aws.changeTxt(zone, 'UPSERT', name, [value], ttl);
+    } catch (error) {
+      // The id is new, so the record tells whether Route 53 took the change before the error.
+      // When that cannot be read, it is taken as accepted: the new body then stays.
+      const accepted = await this.cleanupAws.readTxt(zone, name).then(record => record?.values.includes(value) ?? false, () => true);
+      if (!accepted) {
+        await putBack().catch(cleanupError => log('error', { putBack: props.ObjectKey, error: String(cleanupError) }));
+      } else if (create) {
+        await this.undoCreate(props, value);
+      }
+      throw error;
+    }
+
+    // 3. Wait until Route 53 serves it. From here on the new id announces the new body.
+    try {
+      await this.aws.waitInSync(change, `UPSERT ${name}`, CLEANUP_RESERVE_MS);
+    } catch (error) {
+      if (create) {
+        await this.undoCreate(props, value);
+      }
+      throw error;
+    }
+
+    // 4. A publication that moved withdraws what it announced and served before.
+    if (old !== undefined && moved) {
+      await this.withdrawRecord(old.HostedZoneId, normaliseName(old.RecordName), this.aws);
+    }
+    if (old !== undefined && !sameObject && old.RetainObject !== 'true') {
+      await this.aws.deleteObject(old.BucketName, old.ObjectKey);
+    }
+    return { PolicyId: policyId, RecordValue: value };
+  }
+
+  /** Delete: the record first, then the file unless it is kept. */
+  async withdraw(props: PublicationProperties): Promise<void> {
+    await this.withdrawRecord(props.HostedZoneId, normaliseName(props.RecordName), this.cleanupAws);
+    if (props.RetainObject !== 'true') {
+      await this.cleanupAws.deleteObject(props.BucketName, props.ObjectKey);
+    }
+  }
+
+  /**
+   * Removes a failed Create's own record (when it still holds the value it wrote) and its file:
+   * CloudFormation will not send a Delete for it.
+   */
+  private async undoCreate(props: PublicationProperties, value: string): Promise<void> {
+    const zone = props.HostedZoneId;
+    const name = normaliseName(props.RecordName);
+    try {
+      const record = await this.cleanupAws.readTxt(zone, name);
+      if (record !== undefined && record.values.length === 1 && record.values[0] === value) {
+        const change = await this.cleanupAws.changeTxt(zone, 'DELETE', name, record.values, record.ttl);
+        await this.cleanupAws.waitInSync(change, `DELETE ${name}`, ANSWER_RESERVE_MS).catch(() => undefined);
+      }
+      await this.cleanupAws.deleteObject(props.BucketName, props.ObjectKey);
+    } catch (error) {
+      log('error', { undoCreate: name, error: String(error) });
+    }
+  }
+
+  /**
+   * Removes the TXT record at `name` when every value is an id of this library, and waits until
+   * Route 53 has removed it. A zone that is gone, or a record that is, is no error.
+   */
+  private async withdrawRecord(zone: string, name: string, aws: PublisherAws): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      let record: TxtRecordSet | undefined;
+      try {
+        record = await aws.readTxt(zone, name);
+      } catch (error) {
+        if (isGone(error)) {
+          return;
+        }
         throw error;
       }
-      await sleep(Math.min(30_000, 1_000 * 2 ** attempt));
+      if (record === undefined || !isLibraryRecord(record)) {
+        return;
+      }
+      try {
+        // Route 53 deletes a record set only when name, type, TTL and values all match.
+        const change = await aws.changeTxt(zone, 'DELETE', name, record.values, record.ttl);
+        await aws.waitInSync(change, `DELETE ${name}`, ANSWER_RESERVE_MS);
+        return;
+      } catch (error) {
+        // The record changed between the read and the delete: read it again.
+        const changed = (error as { name?: string }).name === 'InvalidChangeBatch';
+        if (isGone(error) || (changed && attempt >= 3)) {
+          return;
+        }
+        if (!changed) {
+          throw error;
+        }
+      }
     }
   }
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise(resolve => setTimeout(resolve, ms));
-}
-
-/** The real clients: S3 and Route 53 through the AWS SDK of the Lambda runtime. */
-export function awsClients(): PublisherClients {
-  const s3 = new S3Client({});
-  const route53 = new Route53Client({});
-  return {
-    async putObject(bucket, key, body) {
-      await retrying(() => s3.send(new PutObjectCommand({
-        Bucket: bucket,
-        Key: key,
-        Body: body,
-        // RFC 8461 §3.3: media type text/plain; senders must not use HTTP caching, nothing in between should either.
-        ContentType: 'text/plain',
-        CacheControl: 'no-store',
-      })));
-    },
-    async deleteObject(bucket, key) {
-      await retrying(() => s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key })));
-    },
-    async readTxt(zoneId, name) {
-      const fqdn = `${normaliseName(name)}.`;
-      const result = await retrying(() => route53.send(new ListResourceRecordSetsCommand({
-        HostedZoneId: zoneId, StartRecordName: fqdn, StartRecordType: 'TXT', MaxItems: 1,
-      })));
-      const set = result.ResourceRecordSets?.[0];
-      if (!set || set.Type !== 'TXT' || normaliseName(set.Name ?? '').replace(/\\052/g, '*') !== normaliseName(name)) {
-        return undefined;
-      }
-      return { values: (set.ResourceRecords ?? []).map(record => unquoteTxt(record.Value ?? '')), ttl: set.TTL ?? 0 };
-    },
-    async changeTxt(zoneId, action, name, values, ttl) {
-      const change = await retrying(() => route53.send(new ChangeResourceRecordSetsCommand({
-        HostedZoneId: zoneId,
-        ChangeBatch: {
-          Comment: `cdk-mta-sts: ${action} ${name}`,
-          Changes: [{
-            Action: action,
-            ResourceRecordSet: { Name: `${normaliseName(name)}.`, Type: 'TXT', TTL: ttl, ResourceRecords: values.map(value => ({ Value: quoteTxt(value) })) },
-          }],
-        },
-      })));
-      // Wait until every Route 53 name server answers with the change (usually within a minute).
-      let status = change.ChangeInfo?.Status;
-      for (let i = 0; status !== 'INSYNC' && i < 60; i++) {
-        await sleep(5_000);
-        status = (await retrying(() => route53.send(new GetChangeCommand({ Id: change.ChangeInfo!.Id! })))).ChangeInfo?.Status;
-      }
-      if (status !== 'INSYNC') {
-        throw new Error(`Route 53 change ${change.ChangeInfo?.Id} for ${name} was not in sync after 5 minutes`);
-      }
-    },
-    now: () => new Date(),
-    entropy: () => randomInt(1296),
-  };
-}
-
-/** The Lambda entry point: CloudFormation invokes it directly and reads the answer from the response URL. */
-export async function handler(event: CloudFormationEvent): Promise<void> {
-  let response: Record<string, unknown>;
-  try {
-    const result = await publish(event, awsClients());
-    response = { Status: 'SUCCESS', ...result };
-  } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
-    console.error(JSON.stringify({ requestType: event.RequestType, logicalResourceId: event.LogicalResourceId, reason }));
-    response = {
-      Status: 'FAILED',
-      Reason: reason.slice(0, 3_000),
-      PhysicalResourceId: event.RequestType === 'Create' ? FAILED_CREATE_ID : event.PhysicalResourceId,
-    };
-  }
-  await respond(event, { StackId: event.StackId, RequestId: event.RequestId, LogicalResourceId: event.LogicalResourceId, ...response });
-}
-
-function respond(event: CloudFormationEvent, body: Record<string, unknown>): Promise<void> {
-  const data = JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const request = https.request(event.ResponseURL, {
-      method: 'PUT',
-      headers: { 'content-type': '', 'content-length': Buffer.byteLength(data) },
-    }, (response) => {
-      response.resume();
-      response.on('end', () => resolve());
-    });
-    request.on('error', reject);
-    request.end(data);
+/** Whether every value of the record is a policy record with an id of this library. */
+function isLibraryRecord(record: TxtRecordSet): boolean {
+  return record.values.length > 0 && record.values.every(value => {
+    const id = parseStsRecord(value).record?.id;
+    return id !== undefined && contentIdPartOf(id) !== undefined;
   });
+}
+
+/** Whether the record announces only ids made for the policy with this content id. */
+function announces(record: TxtRecordSet, contentId: string): boolean {
+  return record.values.length > 0 && record.values.every(value => {
+    const id = parseStsRecord(value).record?.id;
+    return id !== undefined && contentIdPartOf(id) === contentId;
+  });
+}
+
+function log(level: 'info' | 'error', fields: Record<string, unknown>): void {
+  console.log(JSON.stringify({ level, ...fields }));
 }

@@ -1,7 +1,7 @@
 import { CustomResource, CustomResourceProvider, CustomResourceProviderRuntime, Duration } from 'aws-cdk-lib';
 import * as ses from 'aws-cdk-lib/aws-ses';
 import { Construct } from 'constructs';
-import { collectorBundleDir } from './assets';
+import { handlerBundleDir } from '../bundles';
 
 /** The custom resource type, also the id of its stack-wide provider. */
 export const RULE_SET_ACTIVATION_TYPE = 'Custom::TlsRptReceiptRuleSetActivation';
@@ -16,7 +16,7 @@ export class ReceiptRuleSetActivation extends Construct {
   constructor(scope: Construct, id: string, ruleSet: ses.IReceiptRuleSet, collectorPath: string) {
     super(scope, id);
     const serviceToken = CustomResourceProvider.getOrCreate(this, RULE_SET_ACTIVATION_TYPE, {
-      codeDirectory: collectorBundleDir('rule-set-activation'),
+      codeDirectory: handlerBundleDir('tlsrpt-collector/rule-set-activation'),
       runtime: CustomResourceProviderRuntime.NODEJS_22_X,
       timeout: Duration.minutes(1),
       description: 'Activates the TLS-RPT collector receipt rule set unless another one is active',
