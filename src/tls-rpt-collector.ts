@@ -12,6 +12,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { STORAGE_PREFIXES, normaliseDomainName } from './core/tlsrpt-report';
 import { MtaStsMode } from './mode';
+import { collectorEnvironment } from './core/collector-contract';
 import { handlerBundleDir } from './private/bundles';
 import { addDomainWidgets, createDashboard, createEnforceAlarm } from './private/collector/monitoring';
 import { suppressCollectorFindings } from './private/collector/nag';
@@ -298,13 +299,13 @@ export class TlsRptCollector extends Construct {
     this.bucket = bucket;
 
     // Processing.
-    const environment = {
-      TLSRPT_BUCKET: bucket.bucketName,
-      TLSRPT_POLICY_DOMAINS: Lazy.string({ produce: () => this.policyDomainNames.join(',') }),
-      TLSRPT_METRIC_NAMESPACE: this.metricNamespace,
-      TLSRPT_MAX_MESSAGE_BYTES: String(maxMessageBytes),
-      TLSRPT_MAX_REPORT_BYTES: String(maxReportBytes),
-    };
+    const environment = collectorEnvironment({
+      bucket: bucket.bucketName,
+      policyDomains: Lazy.string({ produce: () => this.policyDomainNames.join(',') }),
+      metricNamespace: this.metricNamespace,
+      maxMessageBytes: String(maxMessageBytes),
+      maxReportBytes: String(maxReportBytes),
+    });
     const code = lambda.Code.fromAsset(handlerBundleDir('tlsrpt-collector/index'));
     const createProcessor = (functionId: string, handler: string, description: string, writes: string[]): lambda.Function => {
       const fn = new lambda.Function(this, functionId, {

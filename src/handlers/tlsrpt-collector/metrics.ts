@@ -1,33 +1,16 @@
+import { COLLECTOR_METRICS, COLLECTOR_OUTCOMES } from '../../core/collector-contract';
 import { PolicyReport } from '../../core/tlsrpt-report';
 
 /**
  * CloudWatch embedded metric format (EMF): one JSON log line per data point set, turned into
  * metrics by CloudWatch Logs, so no PutMetricData call per report.
  *
- * Metric names and dimensions are the contract with the construct's dashboard and alarms:
- * - `SuccessfulSessions`, `FailedSessions`, `Reports` by `PolicyDomain` (configured domains only);
- * - `FailedSessions` by `PolicyDomain` and `ResultType` (summed `failed-session-count`);
- * - `Reports` by `Outcome` (`stored`, `duplicate`, `unconfigured`);
- * - `Messages` by `Outcome` (`accepted`, `quarantined`, `rejected`), with the reason as a property.
+ * Metric names and dimensions are the contract with the construct's dashboard and alarms
+ * (core/collector-contract.ts).
  *
  * @see https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html
  */
-export const METRIC = {
-  successfulSessions: 'SuccessfulSessions',
-  failedSessions: 'FailedSessions',
-  reports: 'Reports',
-  messages: 'Messages',
-} as const;
-
-/** Outcome dimension values. */
-export const OUTCOME = {
-  accepted: 'accepted',
-  quarantined: 'quarantined',
-  rejected: 'rejected',
-  stored: 'stored',
-  duplicate: 'duplicate',
-  unconfigured: 'unconfigured',
-} as const;
+export const OUTCOME = COLLECTOR_OUTCOMES;
 
 /** Writes EMF lines to a log function. */
 export class MetricsLog {
@@ -35,30 +18,30 @@ export class MetricsLog {
 
   /** The session counts of one stored report, by domain and by result type. */
   public sessions(report: PolicyReport): void {
-    this.emit(['PolicyDomain'], { PolicyDomain: report.policy_domain }, {
-      [METRIC.successfulSessions]: report.total_successful_session_count,
-      [METRIC.failedSessions]: report.total_failure_session_count,
-      [METRIC.reports]: 1,
+    this.emit([COLLECTOR_METRICS.policyDomain], { [COLLECTOR_METRICS.policyDomain]: report.policy_domain }, {
+      [COLLECTOR_METRICS.successfulSessions]: report.total_successful_session_count,
+      [COLLECTOR_METRICS.failedSessions]: report.total_failure_session_count,
+      [COLLECTOR_METRICS.reports]: 1,
     }, { ReportId: report.report_id, OrganizationName: report.organization_name });
     const byType = new Map<string, number>();
     for (const detail of report.failure_details) {
       byType.set(detail.result_type, (byType.get(detail.result_type) ?? 0) + detail.failed_session_count);
     }
     for (const [resultType, count] of [...byType.entries()].sort(([a], [b]) => a.localeCompare(b))) {
-      this.emit(['PolicyDomain', 'ResultType'], { PolicyDomain: report.policy_domain, ResultType: resultType }, {
-        [METRIC.failedSessions]: count,
+      this.emit([COLLECTOR_METRICS.policyDomain, COLLECTOR_METRICS.resultType], { [COLLECTOR_METRICS.policyDomain]: report.policy_domain, [COLLECTOR_METRICS.resultType]: resultType }, {
+        [COLLECTOR_METRICS.failedSessions]: count,
       });
     }
   }
 
   /** One report object's outcome. */
   public report(outcome: string): void {
-    this.emit(['Outcome'], { Outcome: outcome }, { [METRIC.reports]: 1 });
+    this.emit([COLLECTOR_METRICS.outcome], { [COLLECTOR_METRICS.outcome]: outcome }, { [COLLECTOR_METRICS.reports]: 1 });
   }
 
   /** One message's outcome. */
   public message(outcome: string, reason?: string): void {
-    this.emit(['Outcome'], { Outcome: outcome }, { [METRIC.messages]: 1 }, reason ? { Reason: reason } : {});
+    this.emit([COLLECTOR_METRICS.outcome], { [COLLECTOR_METRICS.outcome]: outcome }, { [COLLECTOR_METRICS.messages]: 1 }, reason ? { Reason: reason } : {});
   }
 
   private emit(

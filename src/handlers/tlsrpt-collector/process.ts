@@ -1,3 +1,4 @@
+import { COLLECTOR_ENVIRONMENT } from '../../core/collector-contract';
 import { CopyObjectCommand, GetObjectCommand, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { MetricsLog, OUTCOME } from './metrics';
 import { parseMimeMessage, headerOf } from './mime';
@@ -269,14 +270,14 @@ export function configFromEnvironment(env: NodeJS.ProcessEnv): CollectorConfig {
     }
     return value;
   };
-  const domains = (env.TLSRPT_POLICY_DOMAINS ?? '').split(',')
+  const domains = (env[COLLECTOR_ENVIRONMENT.policyDomains] ?? '').split(',')
     .map(domain => normaliseDomainName(domain))
     .filter((domain): domain is string => domain !== null);
   return {
-    bucket: required('TLSRPT_BUCKET'),
+    bucket: required(COLLECTOR_ENVIRONMENT.bucket),
     policyDomains: new Set(domains),
-    namespace: required('TLSRPT_METRIC_NAMESPACE'),
-    maxMessageBytes: Number(required('TLSRPT_MAX_MESSAGE_BYTES')),
-    maxReportBytes: Number(required('TLSRPT_MAX_REPORT_BYTES')),
+    namespace: required(COLLECTOR_ENVIRONMENT.metricNamespace),
+    maxMessageBytes: Number(required(COLLECTOR_ENVIRONMENT.maxMessageBytes)),
+    maxReportBytes: Number(required(COLLECTOR_ENVIRONMENT.maxReportBytes)),
   };
 }

@@ -3,20 +3,7 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
-
-/**
- * Metric names and dimensions written by the handler (src/handlers/tlsrpt-collector/metrics.ts,
- * embedded metric format). Changing one side without the other breaks the dashboard and alarms.
- */
-export const COLLECTOR_METRICS = {
-  successfulSessions: 'SuccessfulSessions',
-  failedSessions: 'FailedSessions',
-  reports: 'Reports',
-  messages: 'Messages',
-  policyDomain: 'PolicyDomain',
-  resultType: 'ResultType',
-  outcome: 'Outcome',
-} as const;
+import { COLLECTOR_METRICS } from '../../core/collector-contract';
 
 /** One day: reporters send one report per day and domain. */
 const DAY = Duration.days(1);
