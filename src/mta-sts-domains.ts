@@ -1,4 +1,4 @@
-import { CustomResource, Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
+import { CustomResource, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as route53 from 'aws-cdk-lib/aws-route53';
@@ -20,8 +20,8 @@ import { PolicyDomainResources, publishPolicyDomain, recordNamesOf } from './pri
 import { analysePolicy } from './private/policy-rules';
 import { createOriginAccessControl, createPolicyBucket } from './private/policy-store';
 import { throwIfProblems } from './private/problems';
-import { MAX_STACK_RESOURCES } from './private/publisher';
 import { registerPolicyDomain } from './private/registry';
+import { addStackLimitChecks, MAX_STACK_RESOURCES } from './private/stack-limits';
 import { tlsRptProblems } from './private/tls-rpt-rules';
 import { TlsRptOptions, TlsRptRecord } from './tls-rpt';
 import type { TlsRptCollector } from './tls-rpt-collector';
@@ -230,10 +230,11 @@ export class MtaStsDomains extends Construct {
 
     this.domainNames = [...this.plans.keys()].sort();
     const where = placement.scope();
+    addStackLimitChecks(Stack.of(where));
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const bucket = createPolicyBucket(where, removalPolicy);
     this.bucket = bucket;
-    const originAccessControl = createOriginAccessControl(where);
+    const originAccessControl = createOriginAccessControl(where, 'OriginAccessControl', `MTA-STS policy bucket access for ${where.node.path}`);
 
     this.distributions = [];
     this.certificates = [];

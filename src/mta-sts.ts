@@ -1,4 +1,4 @@
-import { CfnOutput, CustomResource, Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { CfnOutput, CustomResource, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as route53 from 'aws-cdk-lib/aws-route53';
@@ -16,9 +16,10 @@ import { policyHostOf, policyUrlOf } from './private/names';
 import { placeResources } from './private/placement';
 import { publishPolicyDomain, recordNamesOf } from './private/policy-domain';
 import { analysePolicy } from './private/policy-rules';
-import { createOriginAccessControl, createPolicyBucket } from './private/policy-store';
+import { createPolicyBucket, sharedOriginAccessControl } from './private/policy-store';
 import { throwIfProblems } from './private/problems';
 import { registerPolicyDomain } from './private/registry';
+import { addStackLimitChecks } from './private/stack-limits';
 import { tlsRptProblems } from './private/tls-rpt-rules';
 import { TlsRptOptions } from './tls-rpt';
 import type { TlsRptCollector } from './tls-rpt-collector';
@@ -211,6 +212,8 @@ export class MtaSts extends Construct {
     props.tlsRptCollector?.addPolicyDomain(this.domainName, this.policy.mode);
 
     const where = placement.scope();
+    addStackLimitChecks(Stack.of(where));
+    const originAccessControl = sharedOriginAccessControl(where);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const bucket = createPolicyBucket(where, removalPolicy);
     this.bucket = bucket;
@@ -223,7 +226,7 @@ export class MtaSts extends Construct {
       tlsRpt,
       ttl: props.recordTtl ?? DEFAULT_RECORD_TTL,
       bucket,
-      originAccessControl: createOriginAccessControl(where),
+      originAccessControl,
       certificate: props.certificate,
       priceClass: props.priceClass ?? DEFAULT_PRICE_CLASS,
       retainObject: removalPolicy !== RemovalPolicy.DESTROY,

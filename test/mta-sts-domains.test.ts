@@ -590,7 +590,25 @@ describe('several MtaStsDomains in one stack', () => {
       });
     }
     // WHEN / THEN
-    expect(() => app.synth()).toThrow(
-      'stack Stack must hold at most 500 resources (CloudFormation\'s limit); spread the MtaSts and MtaStsDomains constructs over several stacks, got: 968 resources');
+    expect(() => app.synth()).toThrow('[Stack] stack "Stack" must hold at most 500 resources (CloudFormation\'s quota per stack); '
+      + 'spread the MtaSts and MtaStsDomains constructs over several stacks, got: 968 resources');
+  });
+
+  test('fails synthesis naming the companion stack when MtaStsDomains and MtaSts outside us-east-1 exceed 500 resources there together', () => {
+    // GIVEN: 80 domains (5 + 80 x 6 = 485) and three MtaSts (8 each with TLS-RPT, plus the origin access control they share)
+    const app = new App();
+    const stack = new Stack(app, 'Stack', { env: { account: ACCOUNT, region: 'eu-west-1' } });
+    new MtaStsDomains(stack, 'Domains', {
+      mx: ['mx.example.net'],
+      tlsRpt: { rua: ['mailto:r@example.net'] },
+      domains: Array.from({ length: 80 }, (_, i) => ({ hostedZone: zone(stack, `brand${i}.example`) })),
+    });
+    // WHEN
+    for (const name of ['a.example', 'b.example', 'c.example']) {
+      new MtaSts(stack, name, { hostedZone: zone(stack, name), mx: [`mx.${name}`], tlsRpt: { rua: [`mailto:r@${name}`] } });
+    }
+    // THEN
+    expect(() => app.synth()).toThrow('[Stack-MtaSts] stack "Stack-MtaSts" must hold at most 500 resources (CloudFormation\'s quota per stack); '
+      + 'spread the MtaSts and MtaStsDomains constructs over several stacks, got: 510 resources');
   });
 });

@@ -175,6 +175,17 @@ describe('MtaSts in a us-east-1 stack', () => {
       RetainObject: 'true',
       ReplaceExistingRecord: 'false',
       DistributionId: { Ref: logicalIdOf(mtaSts.distribution) },
+      // CloudFormation fails the publication after 25 minutes without an answer (one run and one retry by Lambda).
+      ServiceTimeout: '1500',
+    });
+  });
+
+  test('runs the publisher on nodejs22.x with a 10-minute timeout, which the handler answers within', () => {
+    // THEN
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Handler: '__entrypoint__.handler',
+      Runtime: 'nodejs22.x',
+      Timeout: 600,
     });
   });
 
@@ -239,7 +250,7 @@ describe('MtaSts in a us-east-1 stack', () => {
         },
         Origins: [Match.objectLike({
           OriginPath: '/policies/example.com',
-          OriginAccessControlId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^MtaStsOriginAccessControl'), 'Id'] },
+          OriginAccessControlId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^MtaStsOriginAccessControl[0-9A-F]{8}$'), 'Id'] },
           S3OriginConfig: { OriginAccessIdentity: '' },
         })],
       },
@@ -299,7 +310,8 @@ describe('MtaSts in a us-east-1 stack', () => {
   });
 
   test('keeps its child ids stable, with the domain\'s resources beneath a construct named after it', () => {
-    expect(mtaSts.node.children.map(c => c.node.id)).toEqual(['Bucket', 'example.com', 'OriginAccessControl', 'Outputs']);
+    expect(mtaSts.node.children.map(c => c.node.id)).toEqual(['Bucket', 'example.com', 'Outputs']);
+    expect(stack.node.findChild('MtaStsOriginAccessControl')).toBeInstanceOf(cloudfront.S3OriginAccessControl);
     expect(mtaSts.node.findChild('example.com').node.children.map(c => c.node.id)).toEqual([
       'Certificate', 'Distribution', 'AliasRecord', 'AliasRecordIpv6', 'Publication', 'TlsRptRecord',
     ]);
@@ -461,6 +473,63 @@ describe('MtaSts options', () => {
     expect(publisherStatements(template)).toEqual([...ROUTE53_STATEMENTS, objectGrant(logicalIdOf(a.bucket), logicalIdOf(b.bucket))]);
   });
 
+  test('shares the stack\'s one origin access control between instances, beneath the stack', () => {
+    // GIVEN
+    const { stack, zone } = makeStack();
+    // WHEN
+    const a = new MtaSts(stack, 'A', enforceProps(zone));
+    const b = new MtaSts(stack, 'B', enforceProps(zone, { domainName: 'eu.example.com' }));
+    // THEN
+    const template = Template.fromStack(stack);
+    template.resourceCountIs('AWS::CloudFront::OriginAccessControl', 1);
+    template.resourceCountIs('AWS::CloudFront::Distribution', 2);
+    for (const mtaSts of [a, b]) {
+      expect(template.toJSON().Resources[logicalIdOf(mtaSts.distribution)].Properties.DistributionConfig.Origins[0].OriginAccessControlId)
+        .toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^MtaStsOriginAccessControl[0-9A-F]{8}$/), 'Id'] });
+    }
+  });
+
+  test('names the origin access control from the stack id at deploy time, unique in the account and constant for the stack', () => {
+    // GIVEN
+    const { stack, zone } = makeStack();
+    // WHEN
+    new MtaSts(stack, 'MtaSts', enforceProps(zone));
+    // THEN
+    Template.fromStack(stack).hasResourceProperties('AWS::CloudFront::OriginAccessControl', {
+      OriginAccessControlConfig: {
+        Name: { 'Fn::Join': ['', [Match.stringLikeRegexp('^MtaSts-[0-9a-f]{8}-$'), { 'Fn::Select': [2, { 'Fn::Split': ['/', { Ref: 'AWS::StackId' }] }] }]] },
+        Description: 'MTA-STS policy buckets of the MtaSts constructs in stack Stack',
+        OriginAccessControlOriginType: 's3',
+        SigningBehavior: 'always',
+        SigningProtocol: 'sigv4',
+      },
+    });
+  });
+
+  test('keeps MtaStsDomains\' own origin access control beside the one MtaSts constructs share, each named apart', () => {
+    // GIVEN
+    const { stack, zone } = makeStack();
+    const other = route53.HostedZone.fromHostedZoneAttributes(stack, 'Other', { hostedZoneId: 'Z9876543210', zoneName: 'example.org' });
+    // WHEN
+    new MtaSts(stack, 'MtaSts', enforceProps(zone));
+    new MtaStsDomains(stack, 'Domains', { mx: ['mx.example.org'], domains: [{ hostedZone: other }] });
+    // THEN
+    const controls = Template.fromStack(stack).findResources('AWS::CloudFront::OriginAccessControl');
+    expect(Object.keys(controls)).toEqual([expect.stringMatching(/^MtaStsOriginAccessControl[0-9A-F]{8}$/), expect.stringMatching(/^DomainsOriginAccessControl/)]);
+    const prefixes = Object.values(controls).map((c: any) => c.Properties.OriginAccessControlConfig.Name['Fn::Join'][1][0]);
+    expect(new Set(prefixes).size).toBe(2);
+  });
+
+  test('fails when the stack holds another construct with the id of the shared origin access control', () => {
+    // GIVEN
+    const { stack, zone } = makeStack();
+    new cloudfront.S3OriginAccessControl(stack, 'MtaStsOriginAccessControl');
+    // WHEN / THEN
+    expect(() => new MtaSts(stack, 'MtaSts', enforceProps(zone))).toThrow('cdk-mta-sts: the construct id MtaStsOriginAccessControl at the root '
+      + 'of stack Stack is reserved for the origin access control that the stack\'s MtaSts constructs share; rename the construct there, '
+      + 'got: a construct at Stack/MtaStsOriginAccessControl that this library did not create');
+  });
+
   test('passes an unresolved rua through unchecked', () => {
     const { stack, zone } = makeStack();
     const rua = Token.asString({ Ref: 'ReportAddress' });
@@ -534,6 +603,30 @@ describe('MtaSts placement outside us-east-1', () => {
     template.resourceCountIs('AWS::Lambda::Function', 1);
     expect(app.node.children.filter(c => c instanceof Stack).map(s => s.node.id)).toEqual(['Stack', 'Stack-MtaSts']);
     expect(crossRegionLeftovers(app)).toEqual([]);
+  });
+
+  test('shares one origin access control in the companion stack between instances', () => {
+    // GIVEN
+    const { app, stack, zone } = makeStack('eu-west-1');
+    // WHEN
+    new MtaSts(stack, 'A', enforceProps(zone));
+    new MtaSts(stack, 'B', enforceProps(zone, { domainName: 'eu.example.com' }));
+    // THEN
+    const companion = app.node.findChild('Stack-MtaSts') as Stack;
+    Template.fromStack(companion).resourceCountIs('AWS::CloudFront::OriginAccessControl', 1);
+    expect(companion.node.findChild('MtaStsOriginAccessControl')).toBeInstanceOf(cloudfront.S3OriginAccessControl);
+    expect(Template.fromStack(stack).toJSON().Resources).toBeUndefined();
+  });
+
+  test('names the companion stack after the stack name', () => {
+    // GIVEN
+    const { app, stack, zone } = makeStack('eu-west-1', { stackName: 'mail-production' });
+    // WHEN
+    const mtaSts = new MtaSts(stack, 'MtaSts', enforceProps(zone));
+    // THEN
+    const companion = Stack.of(mtaSts.publication);
+    expect(companion).toBe(app.node.findChild('Stack-MtaSts'));
+    expect(companion.stackName).toBe('mail-production-MtaSts');
   });
 
   test('uses a supplied us-east-1 certificate in the companion stack and creates none', () => {

@@ -1,6 +1,11 @@
-import { Names, Stack, Token } from 'aws-cdk-lib';
+import { createHash } from 'node:crypto';
+import {
+  AspectPriority, Aspects, CliCredentialsStackSynthesizer, CliCredentialsStackSynthesizerProps, DefaultStackSynthesizer,
+  DefaultStackSynthesizerProps, IAspect, IReusableStackSynthesizer, IStackSynthesizer, LegacyStackSynthesizer, Names,
+  PERMISSIONS_BOUNDARY_CONTEXT_KEY, PermissionsBoundary, RemoveTag, Stack, StackProps, Tag, Token,
+} from 'aws-cdk-lib';
 import * as route53 from 'aws-cdk-lib/aws-route53';
-import { Construct } from 'constructs';
+import { Construct, IConstruct } from 'constructs';
 import { CLOUDFRONT_CERTIFICATE_REGION } from './certificate';
 import { quote } from './hostname';
 
@@ -18,16 +23,27 @@ export interface PlacementProps {
   readonly certificateSupplied: boolean;
 }
 
+/** What a companion stack's name and construct id end with. */
+export const COMPANION_SUFFIX = '-MtaSts';
+
+/** CloudFormation's limit on the length of a stack name. */
+const MAX_STACK_NAME_LENGTH = 128;
+
+/** Our companion stacks, each with the stack whose MTA-STS resources it holds. */
+const OWNER_OF = new WeakMap<Stack, Stack>();
+/** The companion stack of each stack that has one. */
+const COMPANION_OF = new WeakMap<Stack, Stack>();
+
 /**
  * Decides where an MTA-STS construct's resources live.
  *
  * - Stack in us-east-1: in the construct itself.
  * - Stack in another region: everything (bucket, certificates, distributions, records, the
- *   publisher) in ONE companion stack `<stack id>-MtaSts` in us-east-1, created on first use
- *   beside the stack, which depends on it (so `cdk deploy <stack>` deploys it first). CloudFront,
- *   ACM's CloudFront certificates and Route 53 are global or us-east-1 services; keeping them in
- *   one stack means no cross-region reference: adding, removing or renaming a domain is one
- *   stack update, with no export that changes or disappears while imported.
+ *   publisher) in ONE companion stack in us-east-1, named `<stack name>-MtaSts` and created on
+ *   first use beside the stack, which depends on it (so `cdk deploy <stack>` deploys it first).
+ *   CloudFront, ACM's CloudFront certificates and Route 53 are global or us-east-1 services;
+ *   keeping them in one stack means no cross-region reference: adding, removing or renaming a
+ *   domain is one stack update, with no export that changes or disappears while imported.
  * - Stack with no region: in place when the certificate is supplied, else an error.
  */
 export function placeResources(construct: Construct, props: PlacementProps): Placement {
@@ -48,13 +64,15 @@ export function placeResources(construct: Construct, props: PlacementProps): Pla
   if (stack.region === CLOUDFRONT_CERTIFICATE_REGION) {
     return { problems: [], scope: () => construct };
   }
-  const problems = props.zones.filter(({ zone }) => Token.isUnresolved(zone.hostedZoneId)).map(({ prop }) =>
+  const zoneProblems = props.zones.filter(({ zone }) => Token.isUnresolved(zone.hostedZoneId)).map(({ prop }) =>
     `\`${prop}\` must have a literal hosted zone id when the stack is outside ${CLOUDFRONT_CERTIFICATE_REGION}, since the construct's `
     + `resources are then created in a companion stack in ${CLOUDFRONT_CERTIFICATE_REGION}: import the zone with `
     + `HostedZone.fromHostedZoneAttributes, got: a zone whose id is an unresolved token (stack ${quote(stack.stackName)} in ${stack.region})`);
+  // A nested stack's resources go to the companion of the top-level stack that deploys it.
+  const owner = topLevelStackOf(stack);
   return {
-    problems,
-    scope: () => new Construct(companionStack(stack), Names.uniqueId(construct)),
+    problems: [...zoneProblems, ...companionProblems(owner)],
+    scope: () => new Construct(companionStack(owner), Names.uniqueId(construct)),
   };
 }
 
@@ -62,25 +80,198 @@ function unreachable(): never {
   throw new Error('unreachable: placement has problems');
 }
 
-/** The us-east-1 stack that holds the MTA-STS resources of `stack`, created on first use beside it. */
-function companionStack(stack: Stack): Stack {
-  const id = `${stack.node.id}-MtaSts`;
-  const parent = stack.node.scope!;
-  const existing = parent.node.tryFindChild(id);
-  if (existing) {
-    return existing as Stack;
+function topLevelStackOf(stack: Stack): Stack {
+  let top = stack;
+  while (top.nestedStackParent) {
+    top = top.nestedStackParent;
   }
-  const companion = new Stack(parent, id, {
-    env: { account: stack.account, region: CLOUDFRONT_CERTIFICATE_REGION },
-    description: `MTA-STS policy hosting and records (CloudFront, ACM, Route 53) for stack ${stack.stackName}, kept in ${CLOUDFRONT_CERTIFICATE_REGION}`,
+  return top;
+}
+
+/**
+ * The CloudFormation name of the companion stack of `owner`: `<owner's stack name>-MtaSts`, so
+ * two apps, stages or environments that deploy stacks of different names to one account get
+ * different companions, whatever their construct ids. `stackName` already carries a stage's prefix
+ * (`Prod-Mail`). A name that would pass CloudFormation's 128 characters keeps its first characters
+ * and a hash of the whole, so it stays unique and deterministic.
+ */
+export function companionStackName(owner: Stack): string {
+  const name = `${owner.stackName}${COMPANION_SUFFIX}`;
+  if (name.length <= MAX_STACK_NAME_LENGTH) {
+    return name;
+  }
+  const hash = createHash('sha256').update(owner.stackName, 'utf8').digest('hex').slice(0, 8).toUpperCase();
+  const head = owner.stackName.slice(0, MAX_STACK_NAME_LENGTH - COMPANION_SUFFIX.length - hash.length - 1);
+  return `${head}-${hash}${COMPANION_SUFFIX}`;
+}
+
+/** The construct id of the companion of `owner`, beside it: unique there because `owner`'s id is. */
+function companionIdOf(owner: Stack): string {
+  return `${owner.node.id}${COMPANION_SUFFIX}`;
+}
+
+/**
+ * Why the companion of `owner` cannot be created: its construct id or its stack name is taken,
+ * or `owner`'s synthesizer cannot be given to a second stack.
+ */
+function companionProblems(owner: Stack): string[] {
+  if (COMPANION_OF.has(owner)) {
+    return [];
+  }
+  const problems: string[] = [];
+  const parent = owner.node.scope!;
+  const id = companionIdOf(owner);
+  const taken = parent.node.tryFindChild(id);
+  if (taken) {
+    problems.push(`the ${CLOUDFRONT_CERTIFICATE_REGION} companion stack of stack ${quote(owner.stackName)}, which holds the MTA-STS resources `
+      + `of a stack outside ${CLOUDFRONT_CERTIFICATE_REGION}, must be created with the construct id ${quote(id)} beside it: rename the construct `
+      + `that uses this id or deploy the stack in ${CLOUDFRONT_CERTIFICATE_REGION}, got: a ${Stack.isStack(taken) ? 'stack' : 'construct'} at ${taken.node.path} `
+      + 'that this library did not create');
+  }
+  problems.push(...nameClashes(owner, companionStackName(owner), undefined));
+  if (!reusableSynthesizerOf(owner)) {
+    problems.push(`the synthesizer of stack ${quote(owner.stackName)} must be reusable (an IReusableStackSynthesizer such as `
+      + `DefaultStackSynthesizer or CliCredentialsStackSynthesizer), since its ${CLOUDFRONT_CERTIFICATE_REGION} companion stack, which holds `
+      + `the MTA-STS resources of a stack outside ${CLOUDFRONT_CERTIFICATE_REGION}, must be synthesized with the same bootstrap settings: `
+      + `pass a reusable synthesizer or deploy the stack in ${CLOUDFRONT_CERTIFICATE_REGION}, got: a ${owner.synthesizer.constructor.name}`);
+  }
+  return problems;
+}
+
+/**
+ * The stacks of the app, other than `except`, that CloudFormation would confuse with the
+ * companion named `name` of `owner`: the same stack name in an account that is, or may be, the
+ * same (any region: the name then means two things in one app).
+ */
+function nameClashes(owner: Stack, name: string, except: Stack | undefined): string[] {
+  return owner.node.root.node.findAll()
+    .filter((node): node is Stack => Stack.isStack(node) && node !== except && !node.nested)
+    .filter(other => other.stackName === name && mayShareAccount(other, owner))
+    .map(other => {
+      const whose = OWNER_OF.get(other);
+      const what = whose ? `the companion stack of stack ${quote(whose.stackName)} (${whose.node.path})` : `a stack at ${other.node.path}`;
+      return `the ${CLOUDFRONT_CERTIFICATE_REGION} companion stack of stack ${quote(owner.stackName)}, which holds the MTA-STS resources `
+        + `of a stack outside ${CLOUDFRONT_CERTIFICATE_REGION}, must have a stack name no other stack of the app uses in its account, `
+        + `${quote(name)}, or one deploy would replace the other's resources: rename one of the stacks, got: ${what} named ${quote(name)} `
+        + `in ${Token.isUnresolved(other.region) ? 'an unresolved region' : other.region}`;
+    });
+}
+
+function mayShareAccount(a: Stack, b: Stack): boolean {
+  return Token.isUnresolved(a.account) || Token.isUnresolved(b.account) || a.account === b.account;
+}
+
+/**
+ * The reusable synthesizer `owner` was given (or its app's default): aws-cdk-lib binds it to a
+ * stack as a copy (`IReusableStackSynthesizer.reusableBind` makes it with `Object.create`), so a
+ * stack's own synthesizer is that bound copy and its prototype is the original, unbound instance
+ * holding the user's settings (qualifier, bucket, roles). Undefined for a synthesizer that is not
+ * reusable: a bound synthesizer cannot be bound to a second stack.
+ */
+function reusableSynthesizerOf(owner: Stack): IReusableStackSynthesizer | undefined {
+  const original: unknown = Object.getPrototypeOf(owner.synthesizer);
+  const isInstance = typeof original === 'object' && original !== null && !Object.prototype.hasOwnProperty.call(original, 'constructor');
+  return isInstance && typeof (original as Partial<IReusableStackSynthesizer>).reusableBind === 'function'
+    ? original as IReusableStackSynthesizer
+    : undefined;
+}
+
+/**
+ * A synthesizer for the companion that makes the same choices as `owner`'s. For aws-cdk-lib's
+ * own DefaultStackSynthesizer, CliCredentialsStackSynthesizer and LegacyStackSynthesizer: a new
+ * instance of the same class with the same props, so the companion gets its own asset manifest
+ * (the copies `reusableBind` makes share the original's, and a companion sharing it would also
+ * publish its stack's assets). Any other reusable synthesizer (a subclass, another library's) is
+ * given as is, to be bound to the companion the way an app's default synthesizer is bound to
+ * each of its stacks. Undefined when `owner`'s synthesizer is not reusable.
+ */
+function synthesizerFor(owner: Stack): IStackSynthesizer | undefined {
+  const original = reusableSynthesizerOf(owner);
+  if (!original) {
+    return undefined;
+  }
+  // The props the user gave the constructor (a private field of these classes, kept since CDK v1).
+  const props: unknown = (original as { props?: unknown }).props;
+  const sameProps = typeof props === 'object' && props !== null;
+  switch (original.constructor) {
+    case DefaultStackSynthesizer:
+      return sameProps ? new DefaultStackSynthesizer(props as DefaultStackSynthesizerProps) : original;
+    case CliCredentialsStackSynthesizer:
+      return sameProps ? new CliCredentialsStackSynthesizer(props as CliCredentialsStackSynthesizerProps) : original;
+    case LegacyStackSynthesizer:
+      return new LegacyStackSynthesizer();
+    default:
+      return original;
+  }
+}
+
+/**
+ * The us-east-1 stack that holds the MTA-STS resources of `owner`, created on first use beside
+ * it, with `owner`'s synthesizer, termination protection, tags and permissions boundary.
+ */
+function companionStack(owner: Stack): Stack {
+  const known = COMPANION_OF.get(owner);
+  if (known) {
+    return known;
+  }
+  const boundary = owner.node.tryGetContext(PERMISSIONS_BOUNDARY_CONTEXT_KEY) as { name?: string; arn?: string } | undefined;
+  const companion = new CompanionStack(owner.node.scope!, companionIdOf(owner), owner, {
+    stackName: companionStackName(owner),
+    env: { account: owner.account, region: CLOUDFRONT_CERTIFICATE_REGION },
+    description: `MTA-STS policy hosting and records (CloudFront, ACM, Route 53) for stack ${owner.stackName}, kept in ${CLOUDFRONT_CERTIFICATE_REGION}`,
+    synthesizer: synthesizerFor(owner),
+    // Tags given to `owner` directly; those added with Tags.of(owner) follow through InheritedTags.
+    tags: owner.tags.tagValues(),
+    permissionsBoundary: boundary?.name ? PermissionsBoundary.fromName(boundary.name)
+      : boundary?.arn ? PermissionsBoundary.fromArn(boundary.arn) : undefined,
   });
+  OWNER_OF.set(companion, owner);
+  COMPANION_OF.set(owner, companion);
+  Aspects.of(companion).add(new InheritedTags(owner), { priority: AspectPriority.MUTATING });
+  // A stack added to the app after the companion may still take its name.
+  companion.node.addValidation({ validate: () => nameClashes(owner, companion.stackName, companion) });
+
   const reason = 'cdk-mta-sts: the MTA-STS resources of this stack live in its us-east-1 companion stack';
   // Newer aws-cdk-lib versions rename Stack.addDependency to addStackDependency (2.197.0 has only the first).
-  const withNewName = stack as unknown as { addStackDependency?: (target: Stack, reason?: string) => void };
+  const withNewName = owner as unknown as { addStackDependency?: (target: Stack, reason?: string) => void };
   if (typeof withNewName.addStackDependency === 'function') {
     withNewName.addStackDependency(companion, reason);
   } else {
-    stack.addDependency(companion, reason);
+    owner.addDependency(companion, reason);
   }
   return companion;
+}
+
+/** A companion stack: protected from termination whenever its owner is, unless set on it. */
+class CompanionStack extends Stack {
+  private ownProtection?: boolean;
+
+  constructor(scope: Construct, id: string, private readonly owner: Stack, props: StackProps) {
+    super(scope, id, props);
+  }
+
+  public get terminationProtection(): boolean {
+    return this.ownProtection ?? this.owner.terminationProtection;
+  }
+
+  public set terminationProtection(value: boolean) {
+    this.ownProtection = value;
+  }
+}
+
+/**
+ * Applies to the companion the tags that `Tags.of(owner)` adds or removes: aws-cdk-lib applies
+ * them with aspects on `owner`, which do not reach a stack beside it. Tags added to an ancestor
+ * (`Tags.of(app)`) reach the companion by themselves.
+ */
+class InheritedTags implements IAspect {
+  constructor(private readonly owner: Stack) {}
+
+  public visit(node: IConstruct): void {
+    for (const aspect of Aspects.of(this.owner).all) {
+      if (aspect instanceof Tag || aspect instanceof RemoveTag) {
+        aspect.visit(node);
+      }
+    }
+  }
 }

@@ -1,4 +1,4 @@
-import { Aws, CfnResource, CustomResource, CustomResourceProvider, CustomResourceProviderRuntime, Duration, Lazy, Stack } from 'aws-cdk-lib';
+import { Aws, CustomResource, CustomResourceProvider, CustomResourceProviderRuntime, Duration, Lazy, Stack } from 'aws-cdk-lib';
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct, IDependable } from 'constructs';
@@ -45,7 +45,6 @@ function publisherFor(scope: Construct, bucket: s3.IBucket): CustomResourceProvi
   if (!buckets) {
     buckets = new Map();
     BUCKETS.set(stack, buckets);
-    stack.node.addValidation({ validate: () => stackSizeProblems(stack) });
     // Added once per stack, when the provider is first used.
     provider.addToRolePolicy({
       Effect: 'Allow',
@@ -74,21 +73,6 @@ function publisherFor(scope: Construct, bucket: s3.IBucket): CustomResourceProvi
   }
   buckets.set(bucket.node.path, bucket);
   return provider;
-}
-
-/** CloudFormation's quota of resources per stack. */
-export const MAX_STACK_RESOURCES = 500;
-
-/**
- * Fails synthesis, with this library's message, when a stack holding MTA-STS publications has
- * more resources than CloudFormation accepts (several constructs in one stack add up).
- */
-function stackSizeProblems(stack: Stack): string[] {
-  const count = stack.node.findAll().filter(node => CfnResource.isCfnResource(node) && Stack.of(node) === stack).length;
-  return count <= MAX_STACK_RESOURCES ? [] : [
-    `stack ${stack.stackName} must hold at most ${MAX_STACK_RESOURCES} resources (CloudFormation's limit); spread the MtaSts and MtaStsDomains `
-    + `constructs over several stacks, got: ${count} resources`,
-  ];
 }
 
 export interface PublicationProps {
