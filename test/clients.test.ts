@@ -16,11 +16,12 @@ import { App, Duration, Stack } from 'aws-cdk-lib';
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import { getPolicy, parsePolicy, resolvePolicy, validateMx } from 'mailauth/lib/mta-sts';
 import { MtaSts, MtaStsMode, MtaStsPolicy, MtaStsProps } from '../src';
-import { deployTemplate, Published } from './support/published';
+import { Moto, startMoto } from './support/moto';
+import { deployApp, Published } from './support/published';
 import { publicationIdOf } from '../src/core/policy-id';
 
 // mailauth fetches the policy with node:https; replace it so that no request leaves the process.
-jest.mock('node:https', () => ({ request: jest.fn() }));
+jest.mock('node:https', () => ({ ...jest.requireActual('node:https'), request: jest.fn() }));
 
 const ACCOUNT = '111111111111';
 const HOSTED_ZONE_ID = 'Z0123456789ABCDEFGHIJ';
@@ -427,25 +428,33 @@ const CASES: ClientCase[] = [
   },
 ];
 
-function synthesize(c: ClientCase): { mtaSts: MtaSts; template: CfnTemplate } {
+function synthesize(c: ClientCase): { app: App; mtaSts: MtaSts; template: CfnTemplate } {
   const app = new App();
   const region = c.region ?? 'us-east-1';
-  const stack = new Stack(app, 'Stack', { env: { account: ACCOUNT, region }, crossRegionReferences: region !== 'us-east-1' });
+  const stack = new Stack(app, 'Stack', { env: { account: ACCOUNT, region } });
   const hostedZone = route53.HostedZone.fromHostedZoneAttributes(stack, 'Zone', { hostedZoneId: HOSTED_ZONE_ID, zoneName: c.zoneName });
   const mtaSts = new MtaSts(stack, 'MtaSts', { hostedZone, ...c.props });
   // Outside us-east-1 the resources live in a companion stack: read every stack of the app.
   const resources = Object.assign({}, ...app.synth().stacks.map(artifact => artifact.template.Resources ?? {}));
-  return { mtaSts, template: { Resources: resources } };
+  return { app, mtaSts, template: { Resources: resources } };
 }
+
+// The packaged publisher writes each case's policy file and records into moto.
+let moto: Moto;
+beforeAll(async () => {
+  moto = await startMoto();
+}, 60_000);
+afterAll(() => moto?.stop());
 
 describe.each(CASES)('mail clients reading $name', (c) => {
   // GIVEN / WHEN
-  const { mtaSts, template } = synthesize(c);
+  const { app, mtaSts, template } = synthesize(c);
   const body = policyBodyOf(template);
   let published: Published;
   let policyTxt: string[][];
   beforeAll(async () => {
-    published = await deployTemplate(template);
+    await moto.reset();
+    published = await deployApp(app, moto);
     policyTxt = published.txt(`_mta-sts.${c.domain}`);
   });
 

@@ -173,12 +173,21 @@ class Publisher {
     const zone = props.HostedZoneId;
     const name = normaliseName(props.RecordName);
     try {
-      const record = await this.cleanupAws.readTxt(zone, name);
+      let record = await this.cleanupAws.readTxt(zone, name);
       if (record !== undefined && record.values.length === 1 && record.values[0] === value) {
-        const change = await this.cleanupAws.changeTxt(zone, 'DELETE', name, record.values, record.ttl);
-        await this.cleanupAws.waitInSync(change, `DELETE ${name}`, ANSWER_RESERVE_MS).catch(() => undefined);
+        try {
+          const change = await this.cleanupAws.changeTxt(zone, 'DELETE', name, record.values, record.ttl);
+          await this.cleanupAws.waitInSync(change, `DELETE ${name}`, ANSWER_RESERVE_MS).catch(() => undefined);
+        } catch (error) {
+          // Route 53 may have applied the delete before the error: the record tells.
+          log('error', { undoCreate: name, error: String(error) });
+        }
+        record = await this.cleanupAws.readTxt(zone, name);
       }
-      await this.cleanupAws.deleteObject(props.BucketName, props.ObjectKey);
+      // A file still announced by the record stays: the record must never announce a missing file.
+      if (record === undefined || !record.values.includes(value)) {
+        await this.cleanupAws.deleteObject(props.BucketName, props.ObjectKey);
+      }
     } catch (error) {
       log('error', { undoCreate: name, error: String(error) });
     }
