@@ -1,5 +1,6 @@
 /**
- * Synthesis benchmark for cdk-mta-sts (not a test: it prints figures and never fails on them).
+ * Benchmark for cdk-mta-sts (not a test: it prints figures and never fails on them, but it
+ * exits non-zero when a publication of part 3 fails, or when moto is missing).
  *
  *   npx ts-node --project test/tsconfig.json bench/bench.ts
  *
@@ -18,6 +19,14 @@
  *
  * Part 2: one domain, the MtaSts construct against a hand-written aws-cdk-lib stack with the
  * same resources (bench/handwritten.ts), interleaved, and the ratio of the median times.
+ *
+ * Part 3: 100 publications at once (100 domains in one hosted zone), run as packaged (the
+ * publisher's asset from cdk.out through aws-cdk-lib's entrypoint, test/support/publisher-world.ts)
+ * against moto on loopback, behind the fault proxy with Route 53 throttled to 5 requests a second
+ * and every change answered PENDING at first, as Route 53 does. Reports how many succeeded, the
+ * median and slowest publication in the function's time, and how many requests were throttled.
+ * BENCH_TIME_SCALE (default 5) sets how much faster the functions' timers run. Needs moto
+ * (`pip install "moto[server]"`).
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -27,6 +36,10 @@ import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as cxapi from 'aws-cdk-lib/cx-api';
 import { addHandwrittenMtaSts } from './handwritten';
 import { MtaSts, MtaStsDomains, MtaStsMode } from '../src';
+import { FaultProxy, startFaultProxy } from '../test/support/aws-faults';
+import { MOTO_MISSING, motoAvailable } from '../test/support/moto';
+import { Invocation } from '../test/support/packaged';
+import { policyText, publisherWorld } from '../test/support/publisher-world';
 
 const ENV = { account: '111111111111', region: 'us-east-1' };
 const STACK_NAME = 'MtaStsBench';
@@ -44,6 +57,26 @@ const PAIR_WARMUP = positiveInt(process.env.BENCH_PAIR_WARMUP, 10);
 const PAIRS = positiveInt(process.env.BENCH_PAIRS, 40);
 
 const TEMP_ROOT = fs.mkdtempSync(path.join(os.tmpdir(), 'cdk-mta-sts-bench-'));
+
+// This process's own SDK clients (publisher-world's) warn that this Node.js is older than the
+// SDK's next minimum; the warning says nothing about the figures.
+const emitWarning = process.emitWarning;
+process.emitWarning = function filtered(this: unknown, warning: string | Error, ...rest: any[]) {
+  const message = typeof warning === 'string' ? warning : warning?.message;
+  if (typeof message === 'string' && message.startsWith('NodeVersionSupportWarning')) {
+    return;
+  }
+  return (emitWarning as (...args: any[]) => void).call(process, warning, ...rest);
+} as typeof process.emitWarning;
+
+/** Part 3: publications at once, and Route 53's limit (requests a second, per account). */
+const PUBLICATIONS = 100;
+const ROUTE53_PER_SECOND = 5;
+/**
+ * How much faster the functions' timers run (test/support/packaged.ts InvokeOptions.timeScale).
+ * At 5 and at 10 the figures agree; from about 20 the real overhead, scaled, starts to show.
+ */
+const PUBLICATION_TIME_SCALE = positiveInt(process.env.BENCH_TIME_SCALE, 5);
 
 interface Metrics {
   readonly resources: number;
@@ -213,9 +246,93 @@ function sameMetrics(a: Metrics, b: Metrics): boolean {
   return a.resources === b.resources && a.assetBytes === b.assetBytes && a.templateBytes === b.templateBytes;
 }
 
-function main(): void {
+/**
+ * Part 3: PUBLICATIONS Creates of the publisher at once, in one sandbox, with Route 53 throttled
+ * and every change PENDING at first; before them, the same Creates with no fault, as a baseline.
+ * Returns whether every publication succeeded.
+ */
+async function publicationsUnderThrottling(): Promise<boolean> {
+  console.log(`${PUBLICATIONS} publications at once, packaged publisher against moto: Route 53 throttled to `
+    + `${ROUTE53_PER_SECOND} requests/s, every change PENDING at first`);
+  if (!motoAvailable()) {
+    console.log(`  not run: ${MOTO_MISSING}`);
+    return false;
+  }
+  const world = await publisherWorld();
+  let proxy: FaultProxy | undefined;
+  try {
+    // The proxy counts its rate limit in the functions' time: it gets the time scale the sandbox gets.
+    proxy = await startFaultProxy(world.moto.endpoint, { timeScale: PUBLICATION_TIME_SCALE });
+    const faults = proxy;
+    const domains = Array.from({ length: PUBLICATIONS }, (_, i) => `d${i}.example.com`);
+    const text = policyText('testing');
+    /** Forgets moto's state and the proxy's rules and log, then publishes every domain at once. */
+    const publishAll = async (inject: () => void) => {
+      await world.reset();
+      faults.clear();
+      const zone = await world.zone('example.com');
+      inject();
+      const started = process.hrtime.bigint();
+      const runs: Invocation[] = await world.runConcurrently(domains.map(domain => world.props(text, {
+        HostedZoneId: zone, DomainName: domain, ObjectKey: `policies/${domain}/.well-known/mta-sts.txt`, RecordName: `_mta-sts.${domain}`,
+      })), { endpoint: faults.endpoint, timeScale: PUBLICATION_TIME_SCALE });
+      return { runs, wallMs: Number(process.hrtime.bigint() - started) / 1e6 };
+    };
+    // Times in the FUNCTION's time: the real duration times the time scale (the sandbox divides
+    // every timer delay by it). moto answers at once, so these figures are the handler's own
+    // waits: the backoff after each throttled request (the SDK's and the handler's) and the
+    // 10-15 s GetChange polls while a change is PENDING. The real time spent outside those waits
+    // (the sandbox's CPU, moto's answers) is scaled too: the baseline, every request at once and
+    // no wait at all, bounds it. Hence a small scale: at 40 (publisher-world's TIME_SCALE) that
+    // overhead is most of the figure, and moto, not the rate limit, paces the requests.
+    const functionSeconds = (runs: Invocation[]) => runs.map(run => (run.durationMs * PUBLICATION_TIME_SCALE) / 1000);
+    const isFailed = (run: Invocation) => Boolean(run.error) || run.response?.Status !== 'SUCCESS';
+
+    const baseline = await publishAll(() => undefined);
+    const baselineSeconds = functionSeconds(baseline.runs);
+
+    const { runs, wallMs } = await publishAll(() => {
+      faults.inject({ service: 'route53', operation: 'ChangeResourceRecordSets', fault: 'pending', times: Infinity });
+      faults.rateLimit('route53', ROUTE53_PER_SECOND);
+    });
+    const failed = [...baseline.runs, ...runs]
+      .map((run, i) => ({ run, what: `${domains[i % PUBLICATIONS]}${i < PUBLICATIONS ? ' (baseline)' : ''}` }))
+      .filter(({ run }) => isFailed(run));
+    const times = functionSeconds(runs);
+    const route53Requests = faults.requests.filter(r => r.service === 'route53');
+    const throttled = route53Requests.filter(r => r.fault === 'throttle');
+    const byOperation = (list: typeof route53Requests) => {
+      const counts: Record<string, number> = {};
+      list.forEach(r => counts[r.operation] = (counts[r.operation] ?? 0) + 1);
+      return Object.entries(counts).sort(([a], [b]) => a.localeCompare(b)).map(([op, n]) => `${op}=${n}`).join(', ');
+    };
+    const figures = (seconds: number[]) => `median ${median(seconds).toFixed(1)} s, slowest ${Math.max(...seconds).toFixed(1)} s`;
+
+    console.log(`  time scale: ${PUBLICATION_TIME_SCALE} (the functions' timers and the proxy's rate limit; BENCH_TIME_SCALE)`);
+    console.log(`  succeeded: ${runs.filter(run => !isFailed(run)).length} of ${runs.length}`);
+    console.log(`  publication time in the function's time (real x ${PUBLICATION_TIME_SCALE}): ${figures(times)}, `
+      + `fastest ${Math.min(...times).toFixed(1)} s; real time for all ${(wallMs / 1000).toFixed(1)} s`);
+    console.log(`  throttled requests: ${throttled.length} of ${route53Requests.length} Route 53 requests (${byOperation(throttled)})`);
+    console.log(`  baseline, no throttling and every change INSYNC at once (${baseline.runs.filter(run => !isFailed(run)).length} of `
+      + `${baseline.runs.length} succeeded): ${figures(baselineSeconds)}; real time for all ${(baseline.wallMs / 1000).toFixed(1)} s`);
+    for (const { run, what } of failed.slice(0, 10)) {
+      const why = run.error ? `${run.error.errorType}: ${run.error.errorMessage}`
+        : `${run.response?.Status ?? 'no answer'}: ${String(run.response?.Reason ?? '').split('\n')[0]}`;
+      console.log(`  FAILED ${what}: ${why}`);
+    }
+    if (failed.length > 10) {
+      console.log(`  ... and ${failed.length - 10} more failed`);
+    }
+    return failed.length === 0;
+  } finally {
+    await proxy?.stop();
+    await world.stop();
+  }
+}
+
+async function main(): Promise<void> {
   const cpus = os.cpus();
-  console.log('cdk-mta-sts synthesis benchmark');
+  console.log('cdk-mta-sts benchmark: synthesis, and publication under Route 53 throttling');
   console.log(`machine: ${cpus[0]?.model ?? 'unknown cpu'}, ${cpus.length} cpus, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, `
     + `${os.type()} ${os.release()} ${os.arch()}, node ${process.version}`);
   console.log(`load average (1/5/15 min) at start: ${loadAverage()}`);
@@ -296,11 +413,20 @@ function main(): void {
   const pairRatios = constructRuns.map((r, i) => r.ms / handRuns[i].ms);
   console.log(`  cross-checks: median of per-pair ratios ${median(pairRatios).toFixed(3)}, `
     + `ratio of minima ${(Math.min(...constructRuns.map(r => r.ms)) / Math.min(...handRuns.map(r => r.ms))).toFixed(3)}`);
+  console.log('');
+
+  // Part 3: after the synthesis figures, so that moto and the sandbox do not disturb them.
+  const published = await publicationsUnderThrottling();
   console.log(`load average (1/5/15 min) at end: ${loadAverage()}`);
+  if (!published) {
+    console.error('bench: not every publication succeeded');
+    process.exitCode = 1;
+  }
 }
 
-try {
-  main();
-} finally {
+main().catch((error) => {
+  console.error(error);
+  process.exitCode = 1;
+}).finally(() => {
   fs.rmSync(TEMP_ROOT, { recursive: true, force: true });
-}
+});

@@ -12,7 +12,7 @@ import { MtaStsMode, TlsRptCollector } from '../src';
 import { FaultProxy, startFaultProxy } from './support/aws-faults';
 import { DUMMY_CREDENTIALS, MOTO_MISSING, Moto, motoAvailable, startMoto } from './support/moto';
 import {
-  Invocation, PackagedStack, functionUrlEvent, invoke, invokeConcurrently, openStack, sesReceiptEvent, synthesize,
+  Invocation, PackagedStack, cfnEvent, functionUrlEvent, invoke, invokeConcurrently, openStack, sesReceiptEvent, synthesize,
 } from './support/packaged';
 import { googleReport, gzipReportMessage, rfcExampleReport } from './support/tlsrpt-messages';
 import { parseTlsRptReport, PolicyReport, reportObjectName, reportPartition } from '../src/core/tlsrpt-report';
@@ -203,47 +203,148 @@ describe('the HTTPS processor (index.httpsHandler)', () => {
 });
 
 describe('the receipt rule set activation (aws-cdk-lib entrypoint)', () => {
+  const OLD_RULE_SET = 'tlsrpt-collector-rule-set-old';
+  const COMPANY = 'company-inbound';
+  const COLLECTOR_PATH = 'Stack/Collector';
   const activation = () => stack.findFunction('CustomTlsRptReceiptRuleSetActivation');
   const active = async () => (await ses.send(new DescribeActiveReceiptRuleSetCommand({}))).Metadata?.Name;
+  /** The resource's properties as synthesized (without ServiceToken). */
+  const properties = () => {
+    const { ServiceToken: _token, ...rest } = stack.resolve(stack.resource('CollectorRuleSetActivation').properties) as Record<string, unknown>;
+    return rest;
+  };
 
-  test('Create activates the collector rule set and answers SUCCESS with it as physical id; Delete deactivates it', async () => {
+  /** Creates the rule sets in moto, as CloudFormation (or the account's owner) did, and activates one. */
+  async function given(ruleSets: string[], activeRuleSet?: string) {
+    for (const name of ruleSets) {
+      await ses.send(new CreateReceiptRuleSetCommand({ RuleSetName: name }));
+    }
+    if (activeRuleSet) {
+      await ses.send(new SetActiveReceiptRuleSetCommand({ RuleSetName: activeRuleSet }));
+    }
+  }
+
+  /** Sends the collector's activation resource request, as CloudFormation sends it, to the packaged function (SES through the proxy). */
+  function send(requestType: 'Create' | 'Update' | 'Delete', options: { oldProperties?: Record<string, unknown>; physicalId?: string } = {}) {
+    return invoke(activation(), stack.customResourceEvent('CollectorRuleSetActivation', requestType, options), { endpoint: proxy.endpoint });
+  }
+
+  /**
+   * What the entrypoint told CloudFormation. On failure its Reason is the error's stack: the
+   * first line is `Error: <message>`, then the frames.
+   */
+  function answer(run: Invocation) {
+    expect(run.error).toBeUndefined();
+    expect(run.responses).toHaveLength(1);
+    const { Status, Reason, PhysicalResourceId, Data } = run.response;
+    return { Status, Reason: String(Reason).split('\n')[0], PhysicalResourceId, Data };
+  }
+
+  /** The SES operations the function called, in order. */
+  const sesCalls = () => proxy.requests.filter(r => r.service === 'ses').map(r => `${r.operation} ${r.status}`);
+
+  /** The message that stops a deployment which would take over another rule set's mail. */
+  const refusal = (activeRuleSet: string) => `Error: SES receipt rule set "${activeRuleSet}" is already active in this account and region, `
+    + `and only one can be active: activating "${RULE_SET}" would stop all mail that "${activeRuleSet}" receives. Pass the active `
+    + 'rule set to the collector instead, so that it adds its rule there: receiptRuleSet: '
+    + `ses.ReceiptRuleSet.fromReceiptRuleSetName(this, 'RuleSet', '${activeRuleSet}') (TlsRptCollector at ${COLLECTOR_PATH}).`;
+
+  test('Create activates the collector rule set when none is active, and answers SUCCESS with it as physical id', async () => {
     // GIVEN the rule set CloudFormation created, none active
-    await ses.send(new CreateReceiptRuleSetCommand({ RuleSetName: RULE_SET }));
+    await given([RULE_SET]);
     // WHEN
-    const created = await invoke(activation(), stack.customResourceEvent('CollectorRuleSetActivation', 'Create'), { endpoint: moto.endpoint });
+    const run = await send('Create');
     // THEN
-    expect(created.error).toBeUndefined();
-    expect(created.response).toMatchObject({
-      Status: 'SUCCESS',
-      PhysicalResourceId: RULE_SET,
-      LogicalResourceId: expect.stringMatching(/^CollectorRuleSetActivation/),
-      Data: { ActiveRuleSetName: RULE_SET },
-    });
+    expect(answer(run)).toEqual({ Status: 'SUCCESS', Reason: 'SUCCESS', PhysicalResourceId: RULE_SET, Data: { ActiveRuleSetName: RULE_SET } });
+    expect(run.response.LogicalResourceId).toMatch(/^CollectorRuleSetActivation/);
+    expect(sesCalls()).toEqual(['DescribeActiveReceiptRuleSet 200', 'SetActiveReceiptRuleSet 200']);
     expect(await active()).toBe(RULE_SET);
+  });
 
+  test('Create does nothing to SES when the collector rule set is already active', async () => {
+    // GIVEN
+    await given([RULE_SET], RULE_SET);
     // WHEN
-    const deleted = await invoke(activation(), stack.customResourceEvent('CollectorRuleSetActivation', 'Delete', { physicalId: RULE_SET }), { endpoint: moto.endpoint });
-    // THEN
-    expect(deleted.response).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: RULE_SET });
-    expect(await active()).toBeUndefined();
+    const run = await send('Create');
+    // THEN it only looked
+    expect(answer(run)).toEqual({ Status: 'SUCCESS', Reason: 'SUCCESS', PhysicalResourceId: RULE_SET, Data: { ActiveRuleSetName: RULE_SET } });
+    expect(sesCalls()).toEqual(['DescribeActiveReceiptRuleSet 200']);
+    expect(await active()).toBe(RULE_SET);
   });
 
   test('fails Create when another rule set is active, leaves it active, and says what to pass instead', async () => {
     // GIVEN the account already receives mail
-    await ses.send(new CreateReceiptRuleSetCommand({ RuleSetName: RULE_SET }));
-    await ses.send(new CreateReceiptRuleSetCommand({ RuleSetName: 'company-inbound' }));
-    await ses.send(new SetActiveReceiptRuleSetCommand({ RuleSetName: 'company-inbound' }));
+    await given([RULE_SET, COMPANY], COMPANY);
     // WHEN
-    const run = await invoke(activation(), stack.customResourceEvent('CollectorRuleSetActivation', 'Create'), { endpoint: moto.endpoint });
+    const run = await send('Create');
+    // THEN a failed Create, with the marker that makes the entrypoint skip the Delete that follows
+    expect(answer(run)).toEqual({ Status: 'FAILED', Reason: refusal(COMPANY), PhysicalResourceId: CREATE_FAILED, Data: undefined });
+    expect(sesCalls()).toEqual(['DescribeActiveReceiptRuleSet 200']);
+    expect(await active()).toBe(COMPANY);
+  });
+
+  test('fails Update when another rule set became active meanwhile, and keeps the physical id', async () => {
+    // GIVEN the collector's rule set was activated, then someone activated theirs
+    await given([RULE_SET, COMPANY], COMPANY);
+    // WHEN
+    const run = await send('Update', { physicalId: RULE_SET });
     // THEN
-    expect(run.response).toMatchObject({ Status: 'FAILED', PhysicalResourceId: CREATE_FAILED });
-    expect(run.response.Reason).toContain('SES receipt rule set "company-inbound" is already active in this account and region');
-    expect(run.response.Reason).toContain('(TlsRptCollector at Stack/Collector)');
-    expect(await active()).toBe('company-inbound');
+    expect(answer(run)).toEqual({ Status: 'FAILED', Reason: refusal(COMPANY), PhysicalResourceId: RULE_SET, Data: undefined });
+    expect(sesCalls()).toEqual(['DescribeActiveReceiptRuleSet 200']);
+    expect(await active()).toBe(COMPANY);
+  });
+
+  test('Update moves activation from its old rule set to its new one; the Delete of the old physical id then leaves it active', async () => {
+    // GIVEN the collector's old rule set is active and CloudFormation created its replacement
+    await given([OLD_RULE_SET, RULE_SET], OLD_RULE_SET);
+    const oldProperties = { ...properties(), RuleSetName: OLD_RULE_SET };
+    // WHEN
+    const updated = await send('Update', { oldProperties, physicalId: OLD_RULE_SET });
+    // THEN a new physical id
+    expect(answer(updated)).toEqual({ Status: 'SUCCESS', Reason: 'SUCCESS', PhysicalResourceId: RULE_SET, Data: { ActiveRuleSetName: RULE_SET } });
+    expect(sesCalls()).toEqual(['DescribeActiveReceiptRuleSet 200', 'SetActiveReceiptRuleSet 200']);
+    expect(await active()).toBe(RULE_SET);
+
+    // WHEN CloudFormation, in cleanup, deletes the resource with the old physical id and old properties
+    proxy.clear();
+    const cleanup = cfnEvent('Delete', {
+      logicalId: updated.response.LogicalResourceId,
+      resourceType: stack.resource('CollectorRuleSetActivation').type,
+      serviceToken: activation().functionArn,
+      properties: oldProperties,
+      physicalId: OLD_RULE_SET,
+    });
+    const deleted = await invoke(activation(), cleanup, { endpoint: proxy.endpoint });
+    // THEN
+    expect(answer(deleted)).toEqual({ Status: 'SUCCESS', Reason: 'SUCCESS', PhysicalResourceId: OLD_RULE_SET, Data: { ActiveRuleSetName: RULE_SET } });
+    expect(sesCalls()).toEqual(['DescribeActiveReceiptRuleSet 200']);
+    expect(await active()).toBe(RULE_SET);
+  });
+
+  test('Delete deactivates the collector rule set when it is the active one', async () => {
+    // GIVEN
+    await given([RULE_SET], RULE_SET);
+    // WHEN
+    const run = await send('Delete', { physicalId: RULE_SET });
+    // THEN
+    expect(answer(run)).toEqual({ Status: 'SUCCESS', Reason: 'SUCCESS', PhysicalResourceId: RULE_SET, Data: { ActiveRuleSetName: '' } });
+    expect(sesCalls()).toEqual(['DescribeActiveReceiptRuleSet 200', 'SetActiveReceiptRuleSet 200']);
+    expect(await active()).toBeUndefined();
+  });
+
+  test('Delete leaves another active rule set alone', async () => {
+    // GIVEN someone activated their rule set after the collector's
+    await given([RULE_SET, COMPANY], COMPANY);
+    // WHEN
+    const run = await send('Delete', { physicalId: RULE_SET });
+    // THEN
+    expect(answer(run)).toEqual({ Status: 'SUCCESS', Reason: 'SUCCESS', PhysicalResourceId: RULE_SET, Data: { ActiveRuleSetName: COMPANY } });
+    expect(sesCalls()).toEqual(['DescribeActiveReceiptRuleSet 200']);
+    expect(await active()).toBe(COMPANY);
   });
 
   test('when the answer cannot reach CloudFormation, the entrypoint retries it, then tries FAILED, then the invocation fails', async () => {
-    await ses.send(new CreateReceiptRuleSetCommand({ RuleSetName: RULE_SET }));
+    await given([RULE_SET]);
     const run = await invoke(activation(), stack.customResourceEvent('CollectorRuleSetActivation', 'Create'), { endpoint: moto.endpoint, loseAnswer: true });
     // aws-cdk-lib's entrypoint: six attempts at SUCCESS; its catch then makes six attempts at FAILED.
     expect(run.responses.map(r => [r.body.Status, r.delivered])).toEqual([...Array(6).fill(['SUCCESS', false]), ...Array(6).fill(['FAILED', false])]);

@@ -26,13 +26,13 @@ export interface ActivationResponse {
   readonly Data: { readonly ActiveRuleSetName: string };
 }
 
-/** The SES calls the handler makes; the real SESClient in Lambda, a stand-in in tests. */
-export interface SesRuleSetApi {
+/** The SES calls the handler makes. */
+interface SesRuleSetApi {
   send(command: DescribeActiveReceiptRuleSetCommand | SetActiveReceiptRuleSetCommand): Promise<{ Metadata?: { Name?: string } } | object>;
 }
 
-/** Decides and performs the activation; exported for tests, which pass their own SES stand-in. */
-export async function onEvent(event: ActivationEvent, ses: SesRuleSetApi): Promise<ActivationResponse> {
+/** Decides and performs the activation. */
+async function onEvent(event: ActivationEvent, ses: SesRuleSetApi): Promise<ActivationResponse> {
   const own = event.ResourceProperties.RuleSetName;
   const active = await activeRuleSetName(ses);
 
