@@ -1,17 +1,18 @@
 /**
- * Day-two deploys (issue 12, "Every add, remove or rename of a domain deploys in one
- * `cdk deploy --all`"): random sequences of domain adds, removes and renames are synthesized
- * with the real constructs, in us-east-1 and in eu-west-1, and every pair of consecutive
- * versions of the app is diffed (test/support/cfn-day-two.ts):
+ * Day-two deploys ("every add, remove or rename of a domain deploys in one `cdk deploy --all`"):
+ * random sequences of domain adds, removes and renames are synthesized with the real constructs,
+ * in us-east-1 and in eu-west-1, and every version and every pair of consecutive versions of the
+ * app is checked (test/support/cfn-day-two.ts):
  *
- * - no domain that stays changes distribution or certificate, nor do its distribution's
- *   Aliases change (findings 2 and 3: CNAMEAlreadyExists, replaced group certificates);
- * - no cross-region export that the consumer still imports changes value or disappears
- *   (finding 2: "Some exports have changed!");
- * - the announcer of each domain depends on the bucket policy, and a routing function on the
- *   objects it routes to (finding 6);
- * - a removed domain's announcer is deleted before, and no later than, what serves it
- *   (finding 7).
+ * - no domain that stays changes distribution or certificate, nor do its distribution's Aliases
+ *   change (CloudFront would refuse an alias held by another distribution: CNAMEAlreadyExists);
+ * - no stack imports anything from another, so no export in use can change ("Some exports have
+ *   changed!"): outside us-east-1 everything lives in one companion stack in us-east-1;
+ * - each domain's publication depends on its distribution, its alias records and the bucket
+ *   policy;
+ * - a removed domain's publication is deleted before what serves it.
+ *
+ * What the deploys of these templates do is replayed by replay.test.ts.
  *
  * Sequences are seeded (FC_SEED overrides) and bounded: per region, 10 sequences of up to
  * 3 domain changes from up to 12 domains (20 in all), and 5 sequences of MtaSts renames.
@@ -22,8 +23,8 @@ import * as path from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as fc from 'fast-check';
-import { MtaSts, MtaStsDomains } from '../src';
-import { AppTemplates, exportProblems, orderingProblems, removalProblems, stableDomainProblems } from './support/cfn-day-two';
+import { MtaSts, MtaStsDomains, TlsRptCollector } from '../src';
+import { AppTemplates, crossStackProblems, orderingProblems, removalProblems, stableDomainProblems } from './support/cfn-day-two';
 import { CfnTemplate } from './support/cfn-replay';
 
 const ACCOUNT = '111111111111';
@@ -44,9 +45,7 @@ function templatesOf(app: App): AppTemplates {
 
 function newStack(region: string): { app: App; stack: Stack } {
   const app = new App({ outdir: OUTDIR });
-  // crossRegionReferences: the current design needs it outside us-east-1 (the certificate
-  // lives in a companion stack); it changes nothing when no reference crosses regions.
-  const stack = new Stack(app, 'Stack', { env: { account: ACCOUNT, region }, crossRegionReferences: region !== 'us-east-1' });
+  const stack = new Stack(app, 'Stack', { env: { account: ACCOUNT, region } });
   return { app, stack };
 }
 
@@ -86,7 +85,7 @@ function singlesApp(region: string, first: string, second: string): AppTemplates
 /** Every day-two problem between two consecutive versions of an app. */
 function dayTwoProblems(before: AppTemplates, after: AppTemplates): string[] {
   return [
-    ...exportProblems(before, after),
+    ...crossStackProblems(after),
     ...stableDomainProblems(before, after),
     ...removalProblems(before, after),
     ...orderingProblems(after),
@@ -134,7 +133,7 @@ describe.each(REGIONS)('day-two deploys in %s', (region) => {
   // Different sequences in each region.
   const seed = SEED + REGIONS.indexOf(region);
 
-  test('adding, removing and renaming MtaStsDomains domains leaves every other domain, export and ordering alone', () => {
+  test('adding, removing and renaming MtaStsDomains domains leaves every other domain alone and imports nothing across stacks', () => {
     fc.assert(fc.property(
       fc.integer({ min: 1, max: 12 }), fc.array(changeArb, { minLength: 1, maxLength: 3 }),
       (initialCount, changes) => {
@@ -150,7 +149,7 @@ describe.each(REGIONS)('day-two deploys in %s', (region) => {
     ), { seed, numRuns: 10, endOnFailure: true });
   }, SEQUENCE_TIMEOUT_MS);
 
-  test('renaming one of two MtaSts domains leaves the other domain, every export and ordering alone', () => {
+  test('renaming one of two MtaSts domains leaves the other domain alone and imports nothing across stacks', () => {
     const names = Array.from({ length: 6 }, (_, i) => `d${i}.example.com`);
     fc.assert(fc.property(
       fc.array(fc.record({ second: fc.boolean(), to: fc.nat() }), { minLength: 1, maxLength: 3 }),
@@ -171,31 +170,38 @@ describe.each(REGIONS)('day-two deploys in %s', (region) => {
     expect(stableDomainProblems(domainsApp(region, POOL.slice(0, 10)), domainsApp(region, POOL.slice(0, 11)))).toEqual([]);
   });
 
-  test('every announcer waits for the bucket policy, and routing for the objects it routes to (finding 6)', () => {
+  test('every publication waits for its distribution, its alias records and the bucket policy', () => {
     expect(orderingProblems(domainsApp(region, POOL.slice(0, 3)))).toEqual([]);
     expect(orderingProblems(singlesApp(region, 'd0.example.com', 'd1.example.com'))).toEqual([]);
   });
 
-  test('a removed domain stops being announced before what serves it changes or goes (finding 7)', () => {
+  test('a removed domain stops being announced before what serves it changes or goes', () => {
     expect(removalProblems(domainsApp(region, POOL.slice(0, 4)), domainsApp(region, POOL.slice(0, 3)))).toEqual([]);
     expect(removalProblems(singlesApp(region, 'd0.example.com', 'd1.example.com'), singlesApp(region, 'd0.example.com', 'd2.example.com'))).toEqual([]);
   });
 });
 
-test('changing the domainName of an MtaSts outside us-east-1 changes no export still imported (finding 2)', () => {
-  // GIVEN / WHEN
-  const before = singlesApp('eu-west-1', 'd0.example.com', 'd1.example.com');
-  const after = singlesApp('eu-west-1', 'd0.example.com', 'd2.example.com');
+test('an app outside us-east-1 with a TLS-RPT collector imports nothing across stacks', () => {
+  // GIVEN: the collector in the user's stack, the MTA-STS resources in the companion stack
+  const { app, stack } = newStack('eu-west-1');
+  const hostedZone = route53.HostedZone.fromHostedZoneAttributes(stack, 'Zone', { hostedZoneId: 'Z0123456789ABCDEFGHIJ', zoneName: 'example.com' });
+  const collector = new TlsRptCollector(stack, 'Collector', { hostedZone });
+  new MtaSts(stack, 'MtaSts', { hostedZone, mx: ['mx1.example.com'], tlsRptCollector: collector });
+
+  // WHEN
+  const templates = templatesOf(app);
 
   // THEN
-  expect(exportProblems(before, after)).toEqual([]);
+  expect(Object.keys(templates).sort()).toEqual(['Stack', expect.stringMatching(/^Stack-?MtaSts/)].sort());
+  expect(crossStackProblems(templates)).toEqual([]);
 });
 
 /**
- * A hand-made app: a bucket and its policy, and per domain a publication; either one
- * certificate and distribution per domain, or one shared by all (`shared`).
+ * A hand-made app: a bucket and its policy, and per domain A and AAAA alias records and a
+ * publication; either one certificate and distribution per domain, or one shared by all
+ * (`shared`).
  */
-function handMade(domains: string[], options: { shared?: boolean; announcerWaits?: boolean } = {}): AppTemplates {
+function handMade(domains: string[], options: { shared?: boolean; publicationWaits?: boolean } = {}): AppTemplates {
   const id = (d: string): string => d.replace(/\W/g, '');
   const resources: Record<string, any> = {
     Bucket: { Type: 'AWS::S3::Bucket', Properties: {} },
@@ -216,10 +222,12 @@ function handMade(domains: string[], options: { shared?: boolean; announcerWaits
       endpoint(id(d), [`mta-sts.${d}`]);
     }
     const dist = options.shared ? 'Dist' : `Dist${id(d)}`;
-    resources[`Alias${id(d)}`] = { Type: 'AWS::Route53::RecordSet', Properties: { Name: `mta-sts.${d}.`, Type: 'A', AliasTarget: { DNSName: { 'Fn::GetAtt': [dist, 'DomainName'] } } } };
+    for (const type of ['A', 'AAAA']) {
+      resources[`Alias${type}${id(d)}`] = { Type: 'AWS::Route53::RecordSet', Properties: { Name: `mta-sts.${d}.`, Type: type, AliasTarget: { DNSName: { 'Fn::GetAtt': [dist, 'DomainName'] } } } };
+    }
     resources[`Pub${id(d)}`] = {
       Type: 'Custom::MtaStsPolicyPublication',
-      DependsOn: [`Alias${id(d)}`, dist, ...(options.announcerWaits === false ? [] : ['BucketPolicy'])],
+      DependsOn: options.publicationWaits === false ? [`AliasA${id(d)}`] : [`AliasA${id(d)}`, `AliasAAAA${id(d)}`, dist, 'BucketPolicy'],
       Properties: { DomainName: d, BucketName: { Ref: 'Bucket' } },
     };
   }
@@ -230,7 +238,8 @@ describe('the day-two checks (self-test)', () => {
   test('accept a design with one distribution and certificate per domain', () => {
     const two = handMade(['a.example', 'b.example']);
     const three = handMade(['a.example', 'b.example', 'c.example']);
-    expect([...stableDomainProblems(two, three), ...removalProblems(three, two), ...orderingProblems(three)]).toEqual([]);
+    const problems = [...stableDomainProblems(two, three), ...removalProblems(three, two), ...orderingProblems(three), ...crossStackProblems(three)];
+    expect(problems).toEqual([]);
   });
 
   test('see a staying domain whose shared distribution and certificate change', () => {
@@ -240,34 +249,43 @@ describe('the day-two checks (self-test)', () => {
     ]);
   });
 
-  test('see a removed domain whose endpoint changes before its announcer goes', () => {
+  test('see a removed domain whose endpoint changes before its publication goes', () => {
     expect(removalProblems(handMade(['a.example', 'b.example'], { shared: true }), handMade(['a.example'], { shared: true }))).toEqual([
-      expect.stringMatching(/^b\.example: its distribution Stack\/Dist changes in the update phase, while its announcer Stack\/Pubbexample is deleted only in cleanup/),
+      expect.stringMatching(/^b\.example: its distribution Stack\/Dist changes in the update phase, while its publication Stack\/Pubbexample is deleted only in cleanup/),
     ]);
   });
 
-  test('see an announcer that does not wait for the bucket policy', () => {
-    expect(orderingProblems(handMade(['a.example'], { announcerWaits: false }))).toEqual([
-      'a.example: its announcer Stack/Pubaexample does not depend on the bucket policy Stack/BucketPolicy that lets its distribution read',
+  test('see a publication that does not wait for what serves its domain', () => {
+    // (It waits for the distribution through the A record.)
+    expect(orderingProblems(handMade(['a.example'], { publicationWaits: false }))).toEqual([
+      'a.example: its publication Stack/Pubaexample does not depend on the alias record Stack/AliasAAAAaexample',
+      'a.example: its publication Stack/Pubaexample does not depend on the bucket policy Stack/BucketPolicy',
     ]);
   });
 
-  test('see an export that changes value or disappears while imported', () => {
-    // GIVEN: a writer in us-east-1 and a reader in eu-west-1, as aws-cdk-lib synthesizes them
+  test('see every way a stack takes a value from another', () => {
+    // GIVEN: a cross-region writer and reader as aws-cdk-lib synthesizes them, and a same-region export and import
     const name = '/cdk/exports/Stack/CertArn';
-    const app = (certificateName: string | undefined): AppTemplates => ({
+    const app: AppTemplates = {
       Certs: {
+        Resources: { Writer: { Type: 'Custom::CrossRegionExportWriter', Properties: { WriterProps: { exports: { [name]: { Ref: 'Cert' } } } } } },
+        Outputs: { CertArn: { Value: { Ref: 'Cert' }, Export: { Name: 'CertArn' } } },
+      },
+      Stack: {
         Resources: {
-          Cert: { Type: 'AWS::CertificateManager::Certificate', Properties: { DomainName: certificateName } },
-          Writer: { Type: 'Custom::CrossRegionExportWriter', Properties: { WriterProps: { exports: certificateName ? { [name]: { Ref: 'Cert' } } : {} } } },
+          Reader: { Type: 'Custom::CrossRegionExportReader', Properties: { ReaderProps: { imports: { [name]: `{{resolve:ssm:${name}}}` } } } },
+          Dist: { Type: 'AWS::CloudFront::Distribution', Properties: { DistributionConfig: { ViewerCertificate: { AcmCertificateArn: { 'Fn::ImportValue': 'CertArn' } } } } },
         },
       },
-      Stack: { Resources: { Reader: { Type: 'Custom::CrossRegionExportReader', Properties: { ReaderProps: { imports: { [name]: `{{resolve:ssm:${name}}}` } } } } } },
-    });
+    };
 
     // THEN
-    expect(exportProblems(app('mta-sts.a.example'), app('mta-sts.a.example'))).toEqual([]);
-    expect(exportProblems(app('mta-sts.a.example'), app('mta-sts.b.example'))).toEqual([expect.stringMatching(/^export \/cdk\/exports\/Stack\/CertArn of Certs changes value .* while Stack still import it/)]);
-    expect(exportProblems(app('mta-sts.a.example'), app(undefined))).toEqual([expect.stringMatching(/^export \/cdk\/exports\/Stack\/CertArn of Certs disappears while Stack still import it/)]);
+    expect(crossStackProblems(app)).toEqual([
+      'Certs/Writer is a cross-region export writer',
+      'Certs exports its output CertArn',
+      'Stack/Reader is a cross-region export reader',
+      'Stack reads the cross-region export /cdk/exports/Stack/CertArn',
+      'Stack imports a value of another stack (Fn::ImportValue)',
+    ]);
   });
 });

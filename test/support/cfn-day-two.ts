@@ -1,31 +1,31 @@
 /**
- * Template checks for day-two deploys (issue 12): what must not change between the templates
- * of two consecutive versions of an app when policy domains are added, removed or renamed.
+ * Template checks for day-two deploys: what must not change between the templates of two
+ * consecutive versions of an app when policy domains are added, removed or renamed, and what
+ * every version must hold. They read synthesized templates only, and find resources by what
+ * they are (a distribution with the alias `mta-sts.<d>`, the `Custom::MtaStsPolicyPublication`
+ * of `<d>`), never by logical id.
  *
- * Everything here reads synthesized templates only, and finds resources by what they are
- * (an alias `mta-sts.<d>` on a distribution, a `_mta-sts.<d>` TXT record set, a
- * `Custom::MtaStsPolicyPublication` for `<d>`), never by logical id, so the checks apply to
- * the current design and to the rewrite alike.
+ * - `stableDomainProblems`: a domain present before and after keeps its distribution (same stack
+ *   and logical id, same Aliases) and its certificate (same stack and logical id, same names, so
+ *   not replaced).
+ * - `orderingProblems`: a domain's publication depends, directly or transitively, on everything
+ *   a sender's fetch goes through: its distribution, its A and AAAA alias records, and the bucket
+ *   policy of the bucket the distribution reads (CloudFormation then runs it after them, and
+ *   deletes it before them).
+ * - `removalProblems`: when a domain goes, nothing that serves it (alias records, distribution,
+ *   certificate) changes in the update phase or is deleted before its publication: each is left
+ *   as it was, or deleted in cleanup after the publication (the publication depends on it).
+ * - `crossStackProblems`: no stack of the app imports a value of another (`Fn::ImportValue`,
+ *   aws-cdk-lib's cross-region export readers and writers, `/cdk/exports/` SSM references), so
+ *   no add, remove or rename of a domain can be refused by CloudFormation because an export in
+ *   use changed ("Some exports have changed!") and each version deploys in one
+ *   `cdk deploy --all`.
  *
- * - `stableDomainProblems`: a domain present before and after keeps its distribution (same
- *   stack and logical id, same Aliases) and its certificate (same stack and logical id, same
- *   names, so not replaced).
- * - `exportProblems`: a cross-region export (aws-cdk-lib's `Custom::CrossRegionExportWriter`,
- *   or an SSM parameter under `/cdk/exports/`) that a before-template still imports keeps its
- *   value and is not removed: `cdk deploy --all` deploys the producer first, while the
- *   consumer still imports it, and the export writer refuses the change.
- * - `orderingProblems` (finding 6): a domain's announcer (the `_mta-sts` TXT record, or the
- *   publication) depends, directly or transitively, on the bucket policy of the bucket it is
- *   served from; a routing CloudFront Function depends on every object it routes to.
- * - `removalProblems` (finding 7): when a domain goes, nothing that serves it (alias records,
- *   distribution, certificate, routing function) changes in the update phase or is deleted
- *   before its announcer: each is either left as it was, or deleted in cleanup after the
- *   announcer (the announcer depends on it).
+ * What happens when the templates are deployed is replayed by cfn-replay.ts.
  */
-import * as vm from 'node:vm';
-import { CfnResource, CfnTemplate, IMMUTABLE, transitiveDependenciesOf } from './cfn-replay';
+import { CfnResource, CfnTemplate, IMMUTABLE, PUBLICATION_TYPE, transitiveDependenciesOf } from './cfn-replay';
 
-/** The templates of an app, by stack (artifact id). */
+/** The templates of an app, by stack name. */
 export type AppTemplates = Record<string, CfnTemplate>;
 
 /** A resource of an app: its stack and logical id. */
@@ -52,48 +52,28 @@ export interface DomainResources {
   readonly certificate?: ResourceRef;
   /** DomainName and SubjectAlternativeNames of the certificate. */
   readonly certificateNames: string[];
+  /** The A and AAAA records of `mta-sts.<d>`. */
   readonly aliasRecords: ResourceRef[];
-  /** The `_mta-sts` TXT record set, or the publication resource. */
-  readonly announcer?: ResourceRef;
-  /** The viewer-request function of the distribution, if any. */
-  readonly routing?: ResourceRef;
+  /** The publication that writes the policy file and announces it. */
+  readonly publication?: ResourceRef;
   /** Bucket policies of the bucket the distribution reads from. */
   readonly bucketPolicies: ResourceRef[];
 }
 
-/** The policy domains of an app: names with an `mta-sts.` alias record or an announcer. */
+/** The policy domains of an app: names with a publication or an `mta-sts.` A record. */
 export function policyDomainsOf(app: AppTemplates): string[] {
   const names = new Set<string>();
   for (const { resource } of resources(app)) {
     const p = resource.Properties ?? {};
-    if (resource.Type === 'Custom::MtaStsPolicyPublication' && typeof p.DomainName === 'string') {
+    if (resource.Type === PUBLICATION_TYPE && typeof p.DomainName === 'string') {
       names.add(p.DomainName.toLowerCase());
     }
-    const m = resource.Type === 'AWS::Route53::RecordSet' && typeof p.Name === 'string' ? /^(_?)mta-sts\.(.+)\.$/.exec(dotted(p.Name)) : null;
-    if (m && ((m[1] === '' && p.Type === 'A') || (m[1] === '_' && p.Type === 'TXT'))) {
-      names.add(m[2]);
+    const m = resource.Type === 'AWS::Route53::RecordSet' && p.Type === 'A' && typeof p.Name === 'string' ? /^mta-sts\.(.+)\.$/.exec(dotted(p.Name)) : null;
+    if (m) {
+      names.add(m[1]);
     }
   }
   return [...names].sort();
-}
-
-/** Follows a certificate ARN expression to the certificate resource, across a cross-region reference. */
-function certificateOf(app: AppTemplates, stack: string, arn: any): ResourceRef | undefined {
-  if (arn?.Ref) {
-    return { stack, logicalId: arn.Ref };
-  }
-  const getAtt = arn?.['Fn::GetAtt'];
-  if (Array.isArray(getAtt)) {
-    // aws-cdk-lib's cross-region reference: a reader attribute named after the export.
-    const exportName = getAtt[1];
-    for (const { stack: s, resource } of resources(app)) {
-      const value = resource.Type === 'Custom::CrossRegionExportWriter' ? resource.Properties?.WriterProps?.exports?.[exportName] : undefined;
-      if (value?.Ref) {
-        return { stack: s, logicalId: value.Ref };
-      }
-    }
-  }
-  return undefined;
 }
 
 export function domainResources(app: AppTemplates, domain: string): DomainResources {
@@ -102,12 +82,10 @@ export function domainResources(app: AppTemplates, domain: string): DomainResour
   const dist = all.find(r => r.resource.Type === 'AWS::CloudFront::Distribution'
     && (r.resource.Properties?.DistributionConfig?.Aliases ?? []).map((a: string) => a.toLowerCase()).includes(host));
   const config = dist?.resource.Properties?.DistributionConfig ?? {};
-  const certificate = dist && certificateOf(app, dist.stack, config.ViewerCertificate?.AcmCertificateArn);
+  const certificateRef = config.ViewerCertificate?.AcmCertificateArn?.Ref;
+  const certificate = dist && typeof certificateRef === 'string' ? { stack: dist.stack, logicalId: certificateRef } : undefined;
   const certProps = certificate ? resourceOf(app, certificate)?.Properties ?? {} : {};
-  const announcer = all.find(r => (r.resource.Type === 'Custom::MtaStsPolicyPublication' && r.resource.Properties?.DomainName?.toLowerCase() === domain)
-    || (r.resource.Type === 'AWS::Route53::RecordSet' && r.resource.Properties?.Type === 'TXT' && dotted(r.resource.Properties?.Name ?? '') === `_mta-sts.${domain}.`));
-  const association = (config.DefaultCacheBehavior?.FunctionAssociations ?? []).find((a: any) => a.EventType === 'viewer-request');
-  const routingId = association?.FunctionARN?.['Fn::GetAtt']?.[0];
+  const publication = all.find(r => r.resource.Type === PUBLICATION_TYPE && String(r.resource.Properties?.DomainName).toLowerCase() === domain);
   const originBucket = (config.Origins ?? []).map((o: any) => o.DomainName?.['Fn::GetAtt']?.[0]).find(Boolean);
   return {
     domain,
@@ -117,8 +95,7 @@ export function domainResources(app: AppTemplates, domain: string): DomainResour
     certificateNames: [certProps.DomainName, ...(certProps.SubjectAlternativeNames ?? [])].filter(Boolean).sort(),
     aliasRecords: all.filter(r => r.resource.Type === 'AWS::Route53::RecordSet' && ['A', 'AAAA'].includes(r.resource.Properties?.Type)
       && dotted(r.resource.Properties?.Name ?? '') === `${host}.`).map(({ stack, logicalId }) => ({ stack, logicalId })),
-    announcer: announcer && { stack: announcer.stack, logicalId: announcer.logicalId },
-    routing: dist && routingId ? { stack: dist.stack, logicalId: routingId } : undefined,
+    publication: publication && { stack: publication.stack, logicalId: publication.logicalId },
     bucketPolicies: dist && originBucket
       ? all.filter(r => r.stack === dist.stack && r.resource.Type === 'AWS::S3::BucketPolicy' && r.resource.Properties?.Bucket?.Ref === originBucket)
         .map(({ stack, logicalId }) => ({ stack, logicalId }))
@@ -147,125 +124,50 @@ export function stableDomainProblems(before: AppTemplates, after: AppTemplates):
   return problems;
 }
 
-/** Export name to value expression, per stack, from export writers and /cdk/exports/ parameters. */
-function exportsOf(app: AppTemplates): Map<string, { stack: string; value: any }> {
-  const exports = new Map<string, { stack: string; value: any }>();
-  for (const { stack, resource } of resources(app)) {
-    if (resource.Type === 'Custom::CrossRegionExportWriter') {
-      for (const [name, value] of Object.entries(resource.Properties?.WriterProps?.exports ?? {})) {
-        exports.set(name, { stack, value });
-      }
-    }
-    if (resource.Type === 'AWS::SSM::Parameter' && String(resource.Properties?.Name).startsWith('/cdk/exports/')) {
-      exports.set(resource.Properties.Name, { stack, value: resource.Properties.Value });
-    }
-  }
-  return exports;
-}
-
-/** Export names a stack imports, from export readers and `{{resolve:ssm:/cdk/exports/...}}` references. */
-function importsOf(app: AppTemplates): Map<string, string[]> {
-  const imports = new Map<string, string[]>();
-  for (const [stack, template] of Object.entries(app)) {
-    for (const m of JSON.stringify(template).matchAll(/\{\{resolve:ssm:(\/cdk\/exports\/[^}]+)\}\}/g)) {
-      imports.set(m[1], [...new Set([...(imports.get(m[1]) ?? []), stack])]);
-    }
-  }
-  return imports;
-}
-
-/**
- * The value an export expression has once deployed, as far as templates tell: a Ref to a
- * resource stands for that resource's identity, its logical id and immutable names, so a
- * replaced certificate under an unchanged Ref is a changed value.
- */
-function exportValueOf(app: AppTemplates, stack: string, value: any): string {
-  return JSON.stringify(value, (_key, node) => {
-    if (node && typeof node === 'object' && typeof node.Ref === 'string') {
-      const resource = app[stack]?.Resources?.[node.Ref];
-      const p = resource?.Properties ?? {};
-      return { Ref: node.Ref, type: resource?.Type, names: [p.DomainName, p.SubjectAlternativeNames, p.Name, p.BucketName] };
-    }
-    return node;
-  });
-}
-
-/** No export still imported by a before-template changes value or disappears. */
-export function exportProblems(before: AppTemplates, after: AppTemplates): string[] {
-  const problems: string[] = [];
-  const beforeExports = exportsOf(before);
-  const afterExports = exportsOf(after);
-  for (const [name, consumers] of importsOf(before)) {
-    const was = beforeExports.get(name);
-    if (!was) {
-      continue;
-    }
-    const now = afterExports.get(name);
-    if (!now) {
-      problems.push(`export ${name} of ${was.stack} disappears while ${consumers.join(', ')} still import it`);
-    } else if (exportValueOf(before, was.stack, was.value) !== exportValueOf(after, now.stack, now.value)) {
-      problems.push(`export ${name} of ${was.stack} changes value (${exportValueOf(before, was.stack, was.value)} to ${exportValueOf(after, now.stack, now.value)}) `
-        + `while ${consumers.join(', ')} still import it: "Some exports have changed!"`);
-    }
-  }
-  return problems;
-}
-
-/** Object keys a routing function serves, from its ROUTES table. */
-function routedKeys(code: string): string[] {
-  const sandbox: any = {};
-  vm.runInNewContext(`${code}\n;routes = ROUTES;`, sandbox);
-  return Object.values(sandbox.routes ?? {}).map(String);
-}
-
-/** Finding 6: announcers wait for the bucket policy; routing waits for the objects it routes to. */
+/** Each publication waits for its distribution, its alias records and the bucket policy that lets the distribution read. */
 export function orderingProblems(app: AppTemplates): string[] {
   const problems: string[] = [];
-  const functionsChecked = new Set<string>();
   for (const domain of policyDomainsOf(app)) {
     const d = domainResources(app, domain);
-    if (!d.announcer) {
-      problems.push(`${domain}: no announcer found (no _mta-sts.${domain} TXT record set, no Custom::MtaStsPolicyPublication)`);
-    } else {
-      const deps = transitiveDependenciesOf(app[d.announcer.stack], d.announcer.logicalId);
-      if (d.bucketPolicies.length === 0) {
-        problems.push(`${domain}: no bucket policy found for the bucket its distribution ${label(d.distribution)} reads from`);
-      }
-      for (const policy of d.bucketPolicies.filter(p => p.stack !== d.announcer!.stack || !deps.has(p.logicalId))) {
-        problems.push(`${domain}: its announcer ${label(d.announcer)} does not depend on the bucket policy ${label(policy)} that lets its distribution read`);
-      }
+    if (!d.publication) {
+      problems.push(`${domain}: no ${PUBLICATION_TYPE} found`);
+      continue;
     }
-    if (d.routing && !functionsChecked.has(label(d.routing))) {
-      functionsChecked.add(label(d.routing));
-      const template = app[d.routing.stack];
-      const deps = transitiveDependenciesOf(template, d.routing.logicalId);
-      for (const key of new Set(routedKeys(resourceOf(app, d.routing)!.Properties.FunctionCode))) {
-        const writers = Object.entries(template.Resources ?? {})
-          .filter(([, r]) => r.Type.startsWith('Custom::') && JSON.stringify(r.Properties ?? {}).includes(key)).map(([id]) => id);
-        if (!writers.some(w => deps.has(w))) {
-          problems.push(`the routing function ${label(d.routing)} routes to ${key} but does not depend on ${writers.join(' or ') || 'anything writing it'}`);
-        }
+    if (d.bucketPolicies.length === 0) {
+      problems.push(`${domain}: no bucket policy found for the bucket its distribution ${label(d.distribution)} reads from`);
+    }
+    if (d.aliasRecords.length < 2) {
+      problems.push(`${domain}: expected an A and an AAAA record for mta-sts.${domain}, found ${d.aliasRecords.map(label).join(', ') || 'none'}`);
+    }
+    const deps = transitiveDependenciesOf(app[d.publication.stack], d.publication.logicalId);
+    const needed: Array<[string, ResourceRef | undefined]> = [
+      ['distribution', d.distribution],
+      ...d.aliasRecords.map((r): [string, ResourceRef] => ['alias record', r]),
+      ...d.bucketPolicies.map((r): [string, ResourceRef] => ['bucket policy', r]),
+    ];
+    for (const [what, ref] of needed) {
+      if (ref && (ref.stack !== d.publication.stack || !deps.has(ref.logicalId))) {
+        problems.push(`${domain}: its publication ${label(d.publication)} does not depend on the ${what} ${label(ref)}`);
       }
     }
   }
   return problems;
 }
 
-/** Finding 7: what serves a removed domain stays as it was until its announcer is gone. */
+/** What serves a removed domain stays as it was until its publication is gone. */
 export function removalProblems(before: AppTemplates, after: AppTemplates): string[] {
   const problems: string[] = [];
   const afterDomains = new Set(policyDomainsOf(after));
   for (const domain of policyDomainsOf(before).filter(d => !afterDomains.has(d))) {
     const d = domainResources(before, domain);
-    if (!d.announcer) {
+    if (!d.publication) {
       continue;
     }
-    const announcerDeps = transitiveDependenciesOf(before[d.announcer.stack], d.announcer.logicalId);
+    const publicationDeps = transitiveDependenciesOf(before[d.publication.stack], d.publication.logicalId);
     const endpoint: Array<[string, ResourceRef | undefined]> = [
       ...d.aliasRecords.map((r): [string, ResourceRef] => ['alias record', r]),
       ['distribution', d.distribution],
       ['certificate', d.certificate],
-      ['routing function', d.routing],
     ];
     for (const [what, ref] of endpoint) {
       if (!ref) {
@@ -278,12 +180,37 @@ export function removalProblems(before: AppTemplates, after: AppTemplates): stri
       const replaced = now !== undefined && (now.Type !== was.Type
         || (IMMUTABLE[now.Type] ?? []).some(p => JSON.stringify(now.Properties?.[p]) !== JSON.stringify(was.Properties?.[p])));
       if (now === undefined || replaced) {
-        if (ref.stack !== d.announcer.stack || !announcerDeps.has(ref.logicalId)) {
-          problems.push(`${domain}: its ${what} ${label(ref)} may be ${replaced ? 'replaced and its old physical resource ' : ''}deleted before its announcer ${label(d.announcer)} (the announcer does not depend on it)`);
+        if (ref.stack !== d.publication.stack || !publicationDeps.has(ref.logicalId)) {
+          problems.push(`${domain}: its ${what} ${label(ref)} may be ${replaced ? 'replaced and its old physical resource ' : ''}deleted before its publication ${label(d.publication)} (the publication does not depend on it)`);
         }
       } else if (JSON.stringify(now) !== JSON.stringify(was)) {
-        problems.push(`${domain}: its ${what} ${label(ref)} changes in the update phase, while its announcer ${label(d.announcer)} `
+        problems.push(`${domain}: its ${what} ${label(ref)} changes in the update phase, while its publication ${label(d.publication)} `
           + 'is deleted only in cleanup, so the id stays announced for an endpoint that no longer serves it');
+      }
+    }
+  }
+  return problems;
+}
+
+/** Every way a stack of the app takes a value from another stack. */
+export function crossStackProblems(app: AppTemplates): string[] {
+  const problems: string[] = [];
+  for (const [stack, template] of Object.entries(app)) {
+    for (const [logicalId, resource] of Object.entries(template.Resources ?? {})) {
+      if (resource.Type === 'Custom::CrossRegionExportWriter' || resource.Type === 'Custom::CrossRegionExportReader') {
+        problems.push(`${stack}/${logicalId} is a cross-region ${resource.Type.endsWith('Writer') ? 'export writer' : 'export reader'}`);
+      }
+    }
+    const text = JSON.stringify(template);
+    for (const m of text.matchAll(/\{\{resolve:ssm:(\/cdk\/exports\/[^}]+)\}\}/g)) {
+      problems.push(`${stack} reads the cross-region export ${m[1]}`);
+    }
+    if (text.includes('"Fn::ImportValue"')) {
+      problems.push(`${stack} imports a value of another stack (Fn::ImportValue)`);
+    }
+    for (const [name, output] of Object.entries<any>(template.Outputs ?? {})) {
+      if (output?.Export) {
+        problems.push(`${stack} exports its output ${name}`);
       }
     }
   }

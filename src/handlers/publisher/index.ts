@@ -9,12 +9,13 @@
  * (`<content id><publication stamp>`, core/policy-id.ts), and wait until Route 53 has it in sync.
  *
  * Every failure leaves a state that the next CloudFormation step repairs:
- * - before Route 53 accepted the record change, the body is put back (or, on a Create, removed),
- *   so the announced id still describes what is served;
+ * - before Route 53 accepted the record change, the body is put back (or a new object that no
+ *   record announces is removed), so the announced id still describes what is served;
  * - once Route 53 accepted it, the old body is never put back (the new id announces the new
  *   body); a failed Update is repaired by the rollback's Update, which publishes the old body
  *   under a fresh id, and a failed Create removes its own record and file before it fails,
- *   because the entrypoint skips the Delete of a failed Create;
+ *   because the entrypoint skips the Delete of a failed Create, and a failed Update that moved
+ *   to a new zone or record name withdraws the old record, which no longer describes the body;
  * - a Create that finds a record announcing its own content id (Lambda retrying a run whose
  *   answer was lost) takes it over;
  * - the physical id depends on the domain only: a new zone or record name is an Update that
@@ -100,8 +101,10 @@ class Publisher {
 
     // 1. The body. Until the record changes, the id announced now must keep describing what is served.
     const sameObject = old !== undefined && old.BucketName === props.BucketName && old.ObjectKey === props.ObjectKey;
+    // The previous record (at the old name, when the publication moved) announces the old body of
+    // the same object: that body goes back. A new object no record announces is removed.
     const putBack = async () => {
-      if (sameObject && !moved) {
+      if (sameObject) {
         await this.cleanupAws.putObject(old.BucketName, old.ObjectKey, old.PolicyText);
       } else if (current === undefined || !announces(current, props.ContentId)) {
         await this.cleanupAws.deleteObject(props.BucketName, props.ObjectKey);
@@ -121,6 +124,16 @@ class Publisher {
       policyId = publicationIdOf(props.ContentId, new Date(), randomInt(1296));
     }
     const value = renderStsRecord(policyId);
+    // Once the new record is accepted, a failing step of a moved publication withdraws the old
+    // record too: it announces an id made for a body the object may no longer hold.
+    const afterAcceptedFailure = async () => {
+      if (create) {
+        await this.undoCreate(props, value);
+      } else if (old !== undefined && moved) {
+        await this.withdrawRecord(old.HostedZoneId, normaliseName(old.RecordName), this.cleanupAws)
+          .catch(cleanupError => log('error', { withdrawOld: old.RecordName, error: String(cleanupError) }));
+      }
+    };
     const ttl = Number(props.RecordTtl);
     let change;
     try {
@@ -131,8 +144,8 @@ class Publisher {
       const accepted = await this.cleanupAws.readTxt(zone, name).then(record => record?.values.includes(value) ?? false, () => true);
       if (!accepted) {
         await putBack().catch(cleanupError => log('error', { putBack: props.ObjectKey, error: String(cleanupError) }));
-      } else if (create) {
-        await this.undoCreate(props, value);
+      } else {
+        await afterAcceptedFailure();
       }
       throw error;
     }
@@ -141,9 +154,7 @@ class Publisher {
     try {
       await this.aws.waitInSync(change, `UPSERT ${name}`, CLEANUP_RESERVE_MS);
     } catch (error) {
-      if (create) {
-        await this.undoCreate(props, value);
-      }
+      await afterAcceptedFailure();
       throw error;
     }
 
