@@ -1,5 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createSocket, Socket } from 'node:dgram';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as route53 from 'aws-cdk-lib/aws-route53';
@@ -11,7 +12,7 @@ import { KeyAndCert, TestCa } from './support/pki';
 import { TestSmtpServer } from './support/smtp-server';
 import { readAssemblyDomains } from '../src/cli/assembly';
 import { DnsClient } from '../src/cli/dns';
-import { run } from '../src/cli/main';
+import { run, USAGE } from '../src/cli/main';
 import { publicationIdOf } from '../src/core/policy-id';
 
 interface Check { id: string; status: string; message: string; host?: string }
@@ -191,7 +192,11 @@ describe('a correct deployment', () => {
   });
 
   test('checks several domains into one JSON object', async () => {
+    // GIVEN example.com deployed, and nothing at example.org (in a top-level domain DNS knows)
+    dns.zone.set('org', [{ type: 'TXT', value: 'a top-level domain' }]);
+    // WHEN
     const { status, report } = await check('example.com', 'example.org', '--json', '--timeout', '5', '--no-smtp');
+    // THEN
     const result = report as unknown as { ok: boolean; domains: Report[] };
     expect(status).toBe(1);
     expect(result.ok).toBe(false);
@@ -702,36 +707,104 @@ describe('check --assembly with a delegated mta-sts zone (DNS outside Route 53)'
   });
 });
 
-describe('the built command', () => {
-  const bin = join(__dirname, '..', 'lib', 'cli', 'main.js');
-  beforeAll(() => {
-    if (!existsSync(bin)) {
-      // `npx projen check` compiles before testing; a bare jest run builds the command here.
-      const tsc = spawnSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', join(__dirname, '..', 'tsconfig.json')], { encoding: 'utf8' });
-      if (tsc.status !== 0) {
-        throw new Error(`could not build lib/ for the subprocess test:\n${tsc.stdout}${tsc.stderr}`);
-      }
+const ROOT = join(__dirname, '..');
+/** The command the package's `bin` points at, as `npx projen compile` builds it. */
+const BIN = join(ROOT, 'lib', 'cli', 'main.js');
+
+/**
+ * Makes sure lib/cli/main.js is built from the current sources: `npx projen check` compiles
+ * before testing; a bare jest run after editing src/cli or src/core rebuilds the command (and
+ * the core it imports) here, with the project's compiler settings.
+ */
+function buildCommand(): void {
+  const newestSource = Math.max(...['cli', 'core'].flatMap(dir => readdirSync(join(ROOT, 'src', dir))
+    .filter(f => f.endsWith('.ts')).map(f => statSync(join(ROOT, 'src', dir, f)).mtimeMs)));
+  if (existsSync(BIN) && statSync(BIN).mtimeMs >= newestSource) {
+    return;
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'cdk-mta-sts-build-'));
+  try {
+    writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({
+      extends: join(ROOT, 'tsconfig.json'),
+      compilerOptions: { rootDir: join(ROOT, 'src'), outDir: join(ROOT, 'lib'), types: ['node'], typeRoots: [join(ROOT, 'node_modules', '@types')] },
+      include: [],
+      files: [join(ROOT, 'src', 'cli', 'main.ts')],
+    }));
+    const tsc = spawnSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', join(dir, 'tsconfig.json')], { encoding: 'utf8' });
+    if (tsc.status !== 0) {
+      throw new Error(`could not build lib/cli for the subprocess tests:\n${tsc.stdout}${tsc.stderr}`);
     }
-  }, 120_000);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+interface Run { status: number | null; stdout: string; stderr: string }
+
+/** Runs the built command as a user does, without blocking the loopback servers of this test. */
+async function runBuilt(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<Run> {
+  const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...options.env }, cwd: options.cwd });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', d => { stdout += d; });
+  child.stderr.on('data', d => { stderr += d; });
+  const status = await new Promise<number | null>(resolve => child.on('close', resolve));
+  return { status, stdout, stderr };
+}
+
+/**
+ * A UDP DNS server on loopback that answers every query with `rcode` (2 is SERVFAIL), or never
+ * when undefined; queries for the names in `existing` get an empty answer (NODATA).
+ */
+async function startBrokenDns(rcode?: number, existing: string[] = []): Promise<{ address: string; close: () => Promise<void> }> {
+  const socket: Socket = createSocket('udp4');
+  socket.on('message', (msg, rinfo) => {
+    if (rcode === undefined || msg.length < 12) {
+      return;
+    }
+    const labels: string[] = [];
+    let end = 12;
+    while (end < msg.length && msg[end] !== 0) {
+      labels.push(msg.subarray(end + 1, end + 1 + msg[end]).toString('latin1'));
+      end += msg[end] + 1;
+    }
+    const reply = Buffer.from(msg.subarray(0, end + 5)); // the header and the question
+    reply.writeUInt16BE(0x8180 + (existing.includes(labels.join('.').toLowerCase()) ? 0 : rcode), 2); // QR, RD, RA, then the rcode
+    reply.writeUInt16BE(1, 4);
+    reply.fill(0, 6, 12);
+    socket.send(reply, rinfo.port, rinfo.address);
+  });
+  await new Promise<void>(resolve => socket.bind(0, '127.0.0.1', resolve));
+  return {
+    address: `127.0.0.1:${socket.address().port}`,
+    close: () => new Promise<void>(resolve => socket.close(() => resolve())),
+  };
+}
+
+/** A loopback UDP port nothing listens on. */
+async function closedPort(): Promise<number> {
+  const socket = createSocket('udp4');
+  await new Promise<void>(resolve => socket.bind(0, '127.0.0.1', resolve));
+  const port = socket.address().port;
+  await new Promise<void>(resolve => socket.close(() => resolve()));
+  return port;
+}
+
+describe('the built command', () => {
+  beforeAll(buildCommand, 120_000);
 
   test('runs as a user runs it, trusting the test CA through NODE_EXTRA_CA_CERTS', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'cdk-mta-sts-ca-'));
     const caFile = join(dir, 'ca.pem');
     writeFileSync(caFile, ca.cert);
     try {
-      const child = spawn(process.execPath, [bin, 'check', 'example.com', '--json', '--timeout', '5', '--resolver', dns.address], {
+      const { status, stdout, stderr } = await runBuilt(['check', 'example.com', '--json', '--timeout', '5', '--resolver', dns.address], {
         env: {
-          ...process.env,
           NODE_EXTRA_CA_CERTS: caFile,
           CDK_MTA_STS_TEST_HTTPS_PORT: String(web.port),
           CDK_MTA_STS_TEST_SMTP_PORT: String(smtp.port),
         },
       });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', d => { stdout += d; });
-      child.stderr.on('data', d => { stderr += d; });
-      const status = await new Promise<number | null>(resolve => child.on('close', resolve));
       expect(stderr).toBe('');
       expect(status).toBe(0);
       const report = JSON.parse(stdout) as Report;
@@ -744,10 +817,172 @@ describe('the built command', () => {
     }
   });
 
-  test('exits 2 on an unknown flag', () => {
-    const result = spawnSync(process.execPath, [bin, 'check', '--nope'], { encoding: 'utf8' });
-    expect(result.status).toBe(2);
-    expect(result.stderr).toBe('cdk-mta-sts: unknown option --nope\n');
-    expect(result.stdout).toBe('');
+  test('exits 2 on an unknown flag', async () => {
+    const result = await runBuilt(['check', '--nope']);
+    expect(result).toEqual({ status: 2, stdout: '', stderr: 'cdk-mta-sts: unknown option --nope\n' });
+  });
+
+  test('--version prints the version of the package.json beside lib/, from any directory, and exits 0', async () => {
+    // GIVEN the version the package ships with
+    const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
+    // WHEN run from elsewhere, as npx runs an installed package
+    const result = await runBuilt(['--version'], { cwd: tmpdir() });
+    // THEN
+    expect(result).toEqual({ status: 0, stdout: `${version}\n`, stderr: '' });
+  });
+
+  test('with no command prints the usage on stderr and exits 2, a usage error', async () => {
+    const result = await runBuilt([]);
+    expect(result).toEqual({ status: 2, stdout: '', stderr: `${USAGE}\n` });
+    expect(USAGE).toContain('Exit status: 0 when no check failed, 1 when one did, 2 for a usage error, 3 when no check\n'
+      + 'failed but DNS lookups failed so a domain could not be checked, 4 for an internal error.');
+  });
+
+  test('--help prints the usage on stdout and exits 0', async () => {
+    const result = await runBuilt(['--help']);
+    expect(result).toEqual({ status: 0, stdout: `${USAGE}\n`, stderr: '' });
+  });
+
+  test('exits 4, an internal error, when it cannot read its own package.json', async () => {
+    // GIVEN the compiled command without the package.json it ships beside
+    const dir = mkdtempSync(join(tmpdir(), 'cdk-mta-sts-broken-'));
+    try {
+      for (const sub of ['cli', 'core']) {
+        cpSync(join(ROOT, 'lib', sub), join(dir, 'lib', sub), { recursive: true });
+      }
+      // WHEN
+      const child = spawnSync(process.execPath, [join(dir, 'lib', 'cli', 'main.js'), '--version'], { encoding: 'utf8' });
+      // THEN
+      expect(child.status).toBe(4);
+      expect(child.stdout).toBe('');
+      expect(child.stderr.split('\n')[0]).toBe(`cdk-mta-sts: internal error: Error: cannot read the package version from ${join(dir, 'package.json')}: `
+        + `ENOENT: no such file or directory, open '${join(dir, 'package.json')}'`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('when DNS itself fails, the command says it cannot check, never that the domain is broken', () => {
+  beforeAll(buildCommand, 120_000);
+
+  test('exits 3 when the resolver cannot be reached', async () => {
+    // GIVEN a resolver address nothing listens on
+    const port = await closedPort();
+    // WHEN
+    const result = await runBuilt(['check', 'example.com', '--resolver', `127.0.0.1:${port}`]);
+    // THEN
+    expect(result).toEqual({
+      status: 3,
+      stdout: '',
+      stderr: `cdk-mta-sts: cannot check example.com: DNS lookups fail (127.0.0.1:${port} cannot be reached)\n`,
+    });
+  });
+
+  test('exits 3 when the resolver answers SERVFAIL to everything', async () => {
+    const servfail = await startBrokenDns(2);
+    try {
+      const result = await runBuilt(['check', 'example.com', '--json', '--resolver', servfail.address]);
+      expect(result).toEqual({
+        status: 3,
+        stdout: '',
+        stderr: `cdk-mta-sts: cannot check example.com: DNS lookups fail (${servfail.address} answers SERVFAIL)\n`,
+      });
+    } finally {
+      await servfail.close();
+    }
+  });
+
+  test('exits 3 when every lookup of the domain fails, hinting at its name servers when the resolver answers for its top-level domain', async () => {
+    const servfail = await startBrokenDns(2, ['com']);
+    try {
+      const result = await runBuilt(['check', 'example.com', '--no-smtp', '--resolver', servfail.address]);
+      expect(result).toEqual({
+        status: 3,
+        stdout: '',
+        stderr: `cdk-mta-sts: cannot check example.com: DNS lookups fail (${servfail.address} answers SERVFAIL; `
+          + 'it answers for the top-level domain com, so the name servers of the domain (or its DNSSEC) may be at fault)\n',
+      });
+    } finally {
+      await servfail.close();
+    }
+  });
+
+  test('exits 3, within the timeout, when the resolver never answers', async () => {
+    const silent = await startBrokenDns();
+    try {
+      const started = Date.now();
+      const result = await runBuilt(['check', 'example.com', '--timeout', '1.5', '--resolver', silent.address]);
+      expect(result).toEqual({
+        status: 3,
+        stdout: '',
+        stderr: `cdk-mta-sts: cannot check example.com: DNS lookups fail (no answer from ${silent.address} before the timeout)\n`,
+      });
+      expect(Date.now() - started).toBeLessThan(4000);
+    } finally {
+      await silent.close();
+    }
+  });
+
+  test('exits 3 when every name is NXDOMAIN, even the top-level domain', async () => {
+    // GIVEN a resolver that knows no name at all
+    dns.zone = new Map();
+    // WHEN
+    const result = await runBuilt(['check', 'example.com', '--resolver', dns.address]);
+    // THEN
+    expect(result).toEqual({
+      status: 3,
+      stdout: '',
+      stderr: `cdk-mta-sts: cannot check example.com: DNS lookups fail (${dns.address} answers NXDOMAIN for every name, even the top-level domain com)\n`,
+    });
+  });
+
+  test('names every domain on one line when they fail the same way, and the JSON lists them as unchecked', async () => {
+    const port = await closedPort();
+    const result = await runBuilt(['check', 'example.com', 'example.org', '--json', '--resolver', `127.0.0.1:${port}`]);
+    const message = `DNS lookups fail (127.0.0.1:${port} cannot be reached)`;
+    expect(result.status).toBe(3);
+    expect(result.stderr).toBe(`cdk-mta-sts: cannot check example.com, example.org: ${message}\n`);
+    expect(JSON.parse(result.stdout)).toEqual({
+      ok: false,
+      domains: [],
+      unchecked: [{ domain: 'example.com', message }, { domain: 'example.org', message }],
+    });
+  });
+});
+
+describe('when DNS works for some names only', () => {
+  test('reports a domain that does not exist when the resolver knows its top-level domain', async () => {
+    // GIVEN a resolver that knows org but not example.org
+    dns.zone = new Map([['org', [{ type: 'TXT', value: 'a top-level domain' }]]]);
+    // WHEN
+    const { status, stdout, stderr } = await check('example.org', '--timeout', '5', '--no-smtp');
+    // THEN the checks speak about the domain, as DNS answered for it
+    expect(stderr).toBe('');
+    expect(status).toBe(1);
+    const lines = stdout.trimEnd().split('\n');
+    expect(lines[0]).toBe('example.org');
+    expect(lines[1]).toBe('  FAIL  sts-record     _mta-sts.example.org: there is no TXT record; senders see no MTA-STS policy (publish "v=STSv1; id=<id>")');
+    expect(lines[lines.length - 1]).toBe('  => example.org: not ready: 2 failures, 2 warnings');
+  });
+
+  test('reports the domains it could check and exits 3 when one other could not be checked', async () => {
+    // GIVEN example.com deployed, and a resolver that knows nothing of example.net or net
+    const { status, stdout, stderr } = await check('example.com', 'example.net', '--json', '--timeout', '5', '--no-smtp');
+    const message = `DNS lookups fail (${dns.address} answers NXDOMAIN for every name, even the top-level domain net)`;
+    expect(stderr).toBe(`cdk-mta-sts: cannot check example.net: ${message}\n`);
+    expect(status).toBe(3);
+    const result = JSON.parse(stdout) as { ok: boolean; domains: Report[]; unchecked: unknown };
+    expect(result.ok).toBe(false);
+    expect(result.domains.map(d => [d.domain, d.ok, d.verdict])).toEqual([['example.com', true, 'enforced']]);
+    expect(result.unchecked).toEqual([{ domain: 'example.net', message }]);
+  });
+
+  test('exits 1, not 3, when a domain it could check failed', async () => {
+    dns.zone.delete('_mta-sts.example.com');
+    const { status, stdout, stderr } = await check('example.com', 'example.net', '--timeout', '5', '--no-smtp');
+    expect(status).toBe(1);
+    expect(stderr).toBe(`cdk-mta-sts: cannot check example.net: DNS lookups fail (${dns.address} answers NXDOMAIN for every name, even the top-level domain net)\n`);
+    expect(stdout.trimEnd().split('\n').slice(-1)).toEqual(['  => example.com: not ready: 1 failure']);
   });
 });

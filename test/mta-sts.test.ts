@@ -1,9 +1,12 @@
 import { createHash } from 'node:crypto';
-import { App, Duration, RemovalPolicy, Stack, StackProps, Token } from 'aws-cdk-lib';
+import * as cdk from 'aws-cdk-lib';
+import { App, Annotations as CoreAnnotations, Duration, Fn, RemovalPolicy, Stack, StackProps, Token } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as route53 from 'aws-cdk-lib/aws-route53';
+import { IConstruct } from 'constructs';
+import { LEG } from './leg';
 import { MtaSts, MtaStsDomains, MtaStsMode, MtaStsPolicy, MtaStsProps } from '../src';
 
 const ACCOUNT = '111111111111';
@@ -34,6 +37,14 @@ function enforceProps(zone: route53.IHostedZone, extra: Partial<MtaStsProps> = {
     tlsRpt: { rua: ['mailto:tls-reports@example.com', 'https://tlsrpt.example.com/v1'] },
     ...extra,
   };
+}
+
+/** An MtaSts on a zone for mta-sts.example.com, delegated from DNS outside Route 53. */
+function delegatedStack(): { app: App; stack: Stack; mtaSts: MtaSts } {
+  const app = new App();
+  const stack = new Stack(app, 'Stack', { env: { account: ACCOUNT, region: 'us-east-1' } });
+  const zone = route53.HostedZone.fromHostedZoneAttributes(stack, 'Zone', { hostedZoneId: 'ZDELEGATED', zoneName: 'mta-sts.example.com' });
+  return { app, stack, mtaSts: new MtaSts(stack, 'MtaSts', enforceProps(zone, { domainName: 'example.com' })) };
 }
 
 function logicalIdOf(construct: { node: { defaultChild?: unknown } }): string {
@@ -545,6 +556,124 @@ describe('MtaSts options', () => {
     expect(b.policyContentId).toBe(a.policyContentId);
     expect(c.policyContentId).not.toBe(a.policyContentId);
     expect(c.policyContentId).toBe(new MtaStsPolicy({ mode: MtaStsMode.ENFORCE, mx: ['mx1.example.com', '*.mail.example.com'], maxAge: Duration.days(15) }).contentId);
+  });
+});
+
+/** Every warning or info of the app's stacks: [construct path, message]. */
+function messagesOf(stack: Stack, level: 'warning' | 'info'): Array<[string, unknown]> {
+  const annotations = Annotations.fromStack(stack);
+  const found = level === 'warning' ? annotations.findWarning('*', Match.anyValue()) : annotations.findInfo('*', Match.anyValue());
+  return found.map(m => [m.id, m.entry.data]);
+}
+
+/** The info acknowledgement of aws-cdk-lib versions after 2.197.0, absent from 2.197.0. */
+function acknowledgeInfo(scope: IConstruct, id: string, reason: string): void {
+  (CoreAnnotations.of(scope) as unknown as { acknowledgeInfo(id: string, reason: string): void }).acknowledgeInfo(id, reason);
+}
+
+describe('warnings and notes carry one id each, and acknowledging the id removes them', () => {
+  const REASON = 'reviewed';
+
+  test('every warning and note of MtaSts ends with its one id, and these are all the ids (the README table)', () => {
+    // GIVEN an app that triggers each of them
+    const app = new App();
+    const stack = new Stack(app, 'Stack', { env: { account: ACCOUNT, region: 'us-east-1' } });
+    const zone = (name: string) => route53.HostedZone.fromHostedZoneAttributes(stack, `Zone-${name}`, { hostedZoneId: `Z${name.length}`, zoneName: name });
+    const com = zone('example.com');
+    new MtaSts(stack, 'Com', { hostedZone: com, mode: MtaStsMode.TESTING, mx: ['mx1.example.com'] });
+    new route53.MxRecord(stack, 'Mx', { zone: com, values: [{ priority: 10, hostName: 'mx3.example.com' }, { priority: 20, hostName: Fn.importValue('MailHost') }] });
+    new MtaSts(stack, 'Org', enforceProps(zone('mta-sts.example.org'), { domainName: 'example.org', maxAge: Duration.hours(1) }));
+    new MtaSts(stack, 'Net', { hostedZone: zone('example.net'), mode: MtaStsMode.NONE, mx: [], tlsRpt: { rua: ['mailto:r@example.com'] } });
+    // WHEN
+    const found = [...messagesOf(stack, 'warning').map(m => ['warning', ...m]), ...messagesOf(stack, 'info').map(m => ['info', ...m])];
+    // THEN
+    expect(found.map(([level, path, message]) => [level, path, /\[ack: ([^\]]+)\]$/.exec(String(message))?.[1]])).toEqual([
+      ['warning', '/Stack/Com', 'cdk-mta-sts:noTlsRpt'],
+      ['warning', '/Stack/Com', 'cdk-mta-sts:mxNotInPolicy'],
+      ['warning', '/Stack/Org', 'cdk-mta-sts:shortMaxAge'],
+      ['warning', '/Stack/Net', 'cdk-mta-sts:modeNone'],
+      ['info', '/Stack/Com', 'cdk-mta-sts:mxNotChecked'],
+      ['info', '/Stack/Org', 'cdk-mta-sts:delegatedZoneRecords'],
+    ]);
+    expect(found.every(([, , message]) => String(message).match(/\[ack: /g)!.length === 1)).toBe(true);
+  });
+
+  test.each([
+    ['cdk-mta-sts:modeNone', (zone: route53.IHostedZone): MtaStsProps => ({ hostedZone: zone, mode: MtaStsMode.NONE, mx: [], tlsRpt: { rua: ['mailto:r@example.com'] } }),
+      'example.com: mode "none" withdraws the policy; keep it published for at least the previous max_age before removing MTA-STS (RFC 8461 §8.3).'],
+    ['cdk-mta-sts:shortMaxAge', (zone: route53.IHostedZone): MtaStsProps => enforceProps(zone, { maxAge: Duration.hours(1) }),
+      'example.com: maxAge of 3600 s in enforce mode gives little protection against downgrade attacks; RFC 8461 §3.2 recommends weeks.'],
+    ['cdk-mta-sts:noTlsRpt', (zone: route53.IHostedZone): MtaStsProps => enforceProps(zone, { tlsRpt: undefined }),
+      'example.com: no `tlsRpt` given, so no _smtp._tls record is published and senders cannot report MTA-STS or TLS failures (RFC 8460).'],
+  ])('%s is the id of its warning, and Annotations.of(stack).acknowledgeWarning(id) removes it', (id, props, message) => {
+    // GIVEN
+    const warned = makeStack();
+    const acknowledged = makeStack();
+    // WHEN
+    new MtaSts(warned.stack, 'MtaSts', props(warned.zone));
+    new MtaSts(acknowledged.stack, 'MtaSts', props(acknowledged.zone));
+    CoreAnnotations.of(acknowledged.stack).acknowledgeWarning(id, REASON);
+    // THEN
+    expect(messagesOf(warned.stack, 'warning')).toEqual([['/Stack/MtaSts', `${message} [ack: ${id}]`]]);
+    expect(messagesOf(acknowledged.stack, 'warning')).toEqual([]);
+  });
+
+  test('the delegated-zone records note has the id cdk-mta-sts:delegatedZoneRecords on every aws-cdk-lib version', () => {
+    // GIVEN
+    const { stack } = delegatedStack();
+    // THEN
+    expect(messagesOf(stack, 'info')).toEqual([['/Stack/MtaSts', [
+      'example.com: create these records once at the DNS provider of example.com (zone-file form):',
+      '  mta-sts.example.com. NS <each name server of hosted zone ZDELEGATED>',
+      '  _mta-sts.example.com. CNAME _mta-sts.mta-sts.example.com.',
+      '  _smtp._tls.example.com. CNAME _smtp._tls.mta-sts.example.com.',
+      'Create and delegate the zone before the first deploy: the certificate is validated in it, and the deploy waits until it is. [ack: cdk-mta-sts:delegatedZoneRecords]',
+    ].join('\n')]]);
+  });
+
+  test('Annotations.of(stack).acknowledgeInfo(id) removes the delegated-zone note where aws-cdk-lib has it (not 2.197.0)', () => {
+    // GIVEN
+    const { stack } = delegatedStack();
+    const annotations = CoreAnnotations.of(stack) as unknown as { acknowledgeInfo?: unknown };
+    // WHEN / THEN
+    if (LEG === 'minimum') {
+      expect(annotations.acknowledgeInfo).toBeUndefined();
+      expect(messagesOf(stack, 'info')).toHaveLength(1);
+    } else {
+      acknowledgeInfo(stack, 'cdk-mta-sts:delegatedZoneRecords', REASON);
+      expect(messagesOf(stack, 'info')).toEqual([]);
+    }
+  });
+
+  test('acknowledging on the stack before the construct exists also works, for warnings and notes', () => {
+    // GIVEN
+    const app = new App();
+    const stack = new Stack(app, 'Stack', { env: { account: ACCOUNT, region: 'us-east-1' } });
+    CoreAnnotations.of(stack).acknowledgeWarning('cdk-mta-sts:noTlsRpt', REASON);
+    if (LEG === 'latest') {
+      acknowledgeInfo(stack, 'cdk-mta-sts:delegatedZoneRecords', REASON);
+    }
+    // WHEN
+    const zone = route53.HostedZone.fromHostedZoneAttributes(stack, 'Zone', { hostedZoneId: 'ZDELEGATED', zoneName: 'mta-sts.example.com' });
+    new MtaSts(stack, 'MtaSts', enforceProps(zone, { domainName: 'example.com', tlsRpt: undefined }));
+    // THEN
+    expect(messagesOf(stack, 'warning')).toEqual([]);
+    expect(messagesOf(stack, 'info')).toHaveLength(LEG === 'latest' ? 0 : 1);
+  });
+
+  test('on newer aws-cdk-lib, Validations.of(stack).acknowledge with the id the CDK CLI prints (Annotation::<id>) removes a warning', () => {
+    // GIVEN
+    const { stack, zone } = makeStack();
+    new MtaSts(stack, 'MtaSts', enforceProps(zone, { tlsRpt: undefined }));
+    type Acknowledge = (...rules: Array<{ id: string; reason: string }>) => void;
+    const validations = (cdk as unknown as { Validations?: { of(scope: IConstruct): { acknowledge: Acknowledge } } }).Validations;
+    // WHEN / THEN
+    if (LEG === 'minimum') {
+      expect(validations).toBeUndefined();
+    } else {
+      validations!.of(stack).acknowledge({ id: 'Annotation::cdk-mta-sts:noTlsRpt', reason: REASON });
+      expect(messagesOf(stack, 'warning')).toEqual([]);
+    }
   });
 });
 

@@ -18,6 +18,8 @@ export interface MxRecord {
 
 const NO_RECORDS = new Set(['ENODATA', 'ENOTFOUND']);
 const MAX_CNAME_HOPS = 8;
+/** A query that got records back. */
+const ANSWER = 'ANSWER';
 
 /**
  * DNS queries through the system resolver or one server, each bounded by the run's deadline.
@@ -40,12 +42,52 @@ export class DnsClient {
   }
 
   private readonly resolver: Resolver;
+  /** What each query of the checks came back with: `ANSWER`, `NODATA`, `NXDOMAIN` or a failure code. */
+  private readonly outcomes: string[] = [];
 
-  constructor(private readonly deadline: number, server?: string) {
+  constructor(private readonly deadline: number, private readonly server?: string) {
     this.resolver = new Resolver({ timeout: 2000, tries: 2 });
     if (server !== undefined) {
       this.resolver.setServers([server]);
     }
+  }
+
+  /**
+   * Why DNS itself failed for the lookups made so far, so that nothing can be said about
+   * `domain`; undefined when DNS answered. The rule:
+   *
+   * - a lookup that got records, or NODATA (the name exists), shows that DNS works: undefined;
+   * - when no lookup got either, the checker asks one name that must exist if DNS works: the NS
+   *   records of the domain's top-level domain (`com` for `example.com`);
+   * - when every lookup failed (timeout, SERVFAIL, REFUSED, resolver unreachable...), DNS fails;
+   *   an answer for the top-level domain then only adds a hint that the domain's own name servers
+   *   (or its DNSSEC) are at fault;
+   * - when some lookups were NXDOMAIN, DNS fails unless the top-level domain exists: a resolver
+   *   that knows `com` and says NXDOMAIN for `example.com` is believed, and the checks report
+   *   the missing names.
+   */
+  public async failure(domain: string): Promise<string | undefined> {
+    if (this.outcomes.length === 0 || this.outcomes.some(o => o === ANSWER || o === 'NODATA')) {
+      return undefined;
+    }
+    const outcomes = [...this.outcomes];
+    const tld = domain.slice(domain.lastIndexOf('.') + 1);
+    const control = await this.query<string>(tld, r => r.resolveNs.bind(r));
+    const controlCode = control.records.length > 0 ? ANSWER : code(control.error!);
+    const tldExists = controlCode === ANSWER || controlCode === 'NODATA';
+    const failures = outcomes.filter(o => o !== 'NXDOMAIN');
+    const who = this.describeResolver();
+    if (failures.length === outcomes.length) {
+      const hint = tldExists ? `; it answers for the top-level domain ${tld}, so the name servers of the domain (or its DNSSEC) may be at fault` : '';
+      return `${everyQueryFailed(who, failures)}${hint}`;
+    }
+    if (tldExists) {
+      return undefined;
+    }
+    const every = failures.length === 0 ? 'answers NXDOMAIN for every name' : 'answers NXDOMAIN or fails for every name';
+    return controlCode === 'NXDOMAIN'
+      ? `${who} ${every}, even the top-level domain ${tld}`
+      : `${who} ${every}, and the query for the top-level domain ${tld} failed (${controlCode})`;
   }
 
   /** Cancels every query still under way (so the process can exit). */
@@ -95,18 +137,35 @@ export class DnsClient {
     };
   }
 
+  /** The resolver, for messages: the `--resolver` server, or the system's. */
+  private describeResolver(): string {
+    if (this.server !== undefined) {
+      return this.server;
+    }
+    const servers = this.resolver.getServers();
+    return `the system resolver (${servers.length > 0 ? servers.join(', ') : 'none configured'})`;
+  }
+
   private query<U>(name: string, method: (r: Resolver) => ResolveFn<U>): Promise<RawAnswer<U>> {
     return new Promise<RawAnswer<U>>(resolve => {
+      let settled = false;
+      const settle = (answer: RawAnswer<U>) => {
+        if (!settled) {
+          settled = true;
+          this.outcomes.push(answer.records.length > 0 ? ANSWER : code(answer.error!));
+          resolve(answer);
+        }
+      };
       const remaining = this.deadline - Date.now();
       if (remaining <= 0) {
-        resolve({ records: [], error: 'ETIMEOUT' });
+        settle({ records: [], error: 'ETIMEOUT' });
         return;
       }
-      const timer = setTimeout(() => resolve({ records: [], error: 'ETIMEOUT' }), remaining);
+      const timer = setTimeout(() => settle({ records: [], error: 'ETIMEOUT' }), remaining);
       method(this.resolver)(name, (err, result) => {
         clearTimeout(timer);
         // An answer holding only a CNAME comes back as no records and no error: that is NODATA.
-        resolve(err ? { records: [], error: err.code ?? 'EFAIL' } : result.length === 0 ? { records: [], error: 'ENODATA' } : { records: result });
+        settle(err ? { records: [], error: err.code ?? 'EFAIL' } : result.length === 0 ? { records: [], error: 'ENODATA' } : { records: result });
       });
     });
   }
@@ -129,9 +188,30 @@ function code(error: string): string {
     case 'ENOTFOUND': return 'NXDOMAIN';
     case 'ETIMEOUT': return 'TIMEOUT';
     case 'ESERVFAIL': return 'SERVFAIL';
-    case 'ECONNREFUSED': return 'REFUSED';
+    case 'EREFUSED': return 'REFUSED';
+    // c-ares: "Could not contact DNS servers" (nothing listens there, or no server is configured).
+    case 'ECONNREFUSED': return 'UNREACHABLE';
     default: return error;
   }
+}
+
+/** Says how every one of `codes` (the failures of several queries to `who`) went. */
+function everyQueryFailed(who: string, codes: string[]): string {
+  const counts = new Map<string, number>();
+  for (const c of codes) {
+    counts.set(c, (counts.get(c) ?? 0) + 1);
+  }
+  if (counts.size === 1) {
+    switch (codes[0]) {
+      case 'UNREACHABLE': return `${who} cannot be reached`;
+      case 'TIMEOUT': return `no answer from ${who} before the timeout`;
+      case 'SERVFAIL': return `${who} answers SERVFAIL`;
+      case 'REFUSED': return `${who} refuses the queries`;
+      default: return `every query to ${who} failed with ${codes[0]}`;
+    }
+  }
+  const phrase = (c: string) => c === 'TIMEOUT' ? 'no answer before the timeout' : c === 'UNREACHABLE' ? 'resolver unreachable' : c;
+  return `every query to ${who} failed: ${[...counts].map(([c, n]) => `${phrase(c)} (${n})`).join(', ')}`;
 }
 
 /** A short phrase for a DNS error code, for messages. */
@@ -142,6 +222,7 @@ export function describeDnsError(error: string | undefined): string {
     case 'TIMEOUT': return 'the DNS query timed out';
     case 'SERVFAIL': return 'the resolver answered SERVFAIL (DNSSEC or an unreachable authoritative server?)';
     case 'REFUSED': return 'the resolver refused the query';
+    case 'UNREACHABLE': return 'the resolver cannot be reached';
     default: return `the DNS query failed (${error})`;
   }
 }

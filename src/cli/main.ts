@@ -1,8 +1,10 @@
 #!/usr/bin/env node
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { readAssemblyDomains } from './assembly';
 import { checkDomain, CheckOptions, DomainReport, ExpectedPolicy } from './checks';
 import { DnsClient } from './dns';
-import { formatHuman, formatJson } from './output';
+import { formatHuman, formatJson, Unchecked } from './output';
 import { normaliseHostname } from '../core/hostname';
 import { policyIdProblem } from '../core/sts-record';
 
@@ -19,9 +21,24 @@ export interface InternalOptions {
   readonly smtpPort?: number;
 }
 
+/** The exit statuses of the command. */
+export const EXIT = {
+  /** Every domain was checked and no check failed. */
+  OK: 0,
+  /** A check failed (with `--strict`, or warned). */
+  FAILED: 1,
+  /** The command line is wrong: an unknown command or flag, an invalid value, an unreadable assembly. */
+  USAGE: 2,
+  /** No check failed, but DNS lookups failed for a domain, so it could not be checked. */
+  DNS_FAILED: 3,
+  /** A bug in the command. */
+  INTERNAL: 4,
+} as const;
+
 export const USAGE = `Usage:
   cdk-mta-sts check <domain>... [--json] [--timeout <seconds>] [--no-smtp] [--resolver <ip[:port]>] [--expect-id <id>] [--strict]
   cdk-mta-sts check --assembly <cdk.out> [--json] [--timeout <seconds>] [--no-smtp] [--resolver <ip[:port]>] [--strict]
+  cdk-mta-sts --version
 
 Checks a live MTA-STS (RFC 8461) and TLS-RPT (RFC 8460) deployment the way a sending mail
 server does: the _mta-sts TXT record, the policy host and its certificate, the policy file,
@@ -36,7 +53,8 @@ the id, MX coverage, STARTTLS on every MX (port 25), and the _smtp._tls record.
                        the live id and policy text with the synthesized ones
   --strict             warnings count as failures
 
-Exit status: 0 when no check failed, 1 when one did, 2 for a usage error.`;
+Exit status: 0 when no check failed, 1 when one did, 2 for a usage error, 3 when no check
+failed but DNS lookups failed so a domain could not be checked, 4 for an internal error.`;
 
 const DEFAULT_TIMEOUT_SECONDS = 15;
 const MAX_TIMEOUT_SECONDS = 600;
@@ -57,8 +75,23 @@ interface Parsed {
   readonly help: boolean;
 }
 
+/** The version in the package.json of the installed package (two levels above lib/cli/main.js). */
+export function packageVersion(): string {
+  const file = join(__dirname, '..', '..', 'package.json');
+  let manifest: { name?: unknown; version?: unknown };
+  try {
+    manifest = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new Error(`cannot read the package version from ${file}: ${(err as Error).message}`);
+  }
+  if (manifest.name !== 'cdk-mta-sts' || typeof manifest.version !== 'string') {
+    throw new Error(`${file} is not the package.json of cdk-mta-sts`);
+  }
+  return manifest.version;
+}
+
 function parseArgs(argv: string[]): Parsed {
-  if (argv.length === 0 || ['-h', '--help', 'help'].includes(argv[0])) {
+  if (['-h', '--help', 'help'].includes(argv[0])) {
     return { domains: [], json: false, timeoutSeconds: DEFAULT_TIMEOUT_SECONDS, smtp: true, strict: false, help: true };
   }
   if (argv[0] !== 'check') {
@@ -154,16 +187,24 @@ function parseArgs(argv: string[]): Parsed {
 
 /**
  * Runs the command with the given arguments (after the program name) and returns the exit
- * status: 0 when no check failed, 1 when one did, 2 for a usage error.
+ * status (`EXIT`). Throws only on a bug.
  */
 export async function run(argv: string[], io: Io, internal: InternalOptions = {}): Promise<number> {
+  if (argv.length === 0) {
+    io.stderr(`${USAGE}\n`);
+    return EXIT.USAGE;
+  }
+  if (argv.length === 1 && argv[0] === '--version') {
+    io.stdout(`${packageVersion()}\n`);
+    return EXIT.OK;
+  }
   let parsed: Parsed;
   let targets: Array<{ domain: string; expected?: ExpectedPolicy }>;
   try {
     parsed = parseArgs(argv);
     if (parsed.help) {
       io.stdout(`${USAGE}\n`);
-      return 0;
+      return EXIT.OK;
     }
     if (parsed.assembly !== undefined) {
       const found = readAssemblyDomains(parsed.assembly);
@@ -179,10 +220,11 @@ export async function run(argv: string[], io: Io, internal: InternalOptions = {}
     }
   } catch (err) {
     io.stderr(`cdk-mta-sts: ${(err as Error).message}\n`);
-    return 2;
+    return EXIT.USAGE;
   }
 
-  const reports: DomainReport[] = new Array(targets.length);
+  const reports: Array<DomainReport | undefined> = new Array(targets.length);
+  const unchecked: Array<Unchecked | undefined> = new Array(targets.length);
   let next = 0;
   const worker = async () => {
     while (next < targets.length) {
@@ -202,7 +244,14 @@ export async function run(argv: string[], io: Io, internal: InternalOptions = {}
         smtpPort: internal.smtpPort,
       };
       try {
-        reports[index] = await checkDomain(target.domain, options, dns);
+        const report = await checkDomain(target.domain, options, dns);
+        // A report built on failed lookups would call the domain broken: say that DNS failed instead.
+        const dnsFailure = await dns.failure(target.domain);
+        if (dnsFailure === undefined) {
+          reports[index] = report;
+        } else {
+          unchecked[index] = { domain: target.domain, message: `DNS lookups fail (${dnsFailure})` };
+        }
       } finally {
         dns.close();
       }
@@ -210,8 +259,24 @@ export async function run(argv: string[], io: Io, internal: InternalOptions = {}
   };
   await Promise.all(Array.from({ length: Math.min(CONCURRENCY, targets.length) }, worker));
 
-  io.stdout(parsed.json ? formatJson(reports, parsed.assembly === undefined) : formatHuman(reports));
-  return reports.every(r => r.ok) ? 0 : 1;
+  const checked = reports.filter((r): r is DomainReport => r !== undefined);
+  const notChecked = unchecked.filter((u): u is Unchecked => u !== undefined);
+  const single = parsed.assembly === undefined && targets.length === 1;
+  if (checked.length > 0 || !single) {
+    io.stdout(parsed.json ? formatJson(checked, single, notChecked) : formatHuman(checked));
+  }
+  // One line per reason: when the resolver cannot be reached, every domain fails the same way.
+  const byMessage = new Map<string, string[]>();
+  for (const u of notChecked) {
+    byMessage.set(u.message, [...(byMessage.get(u.message) ?? []), u.domain]);
+  }
+  for (const [message, domains] of byMessage) {
+    io.stderr(`cdk-mta-sts: cannot check ${domains.join(', ')}: ${message}\n`);
+  }
+  if (checked.some(r => !r.ok)) {
+    return EXIT.FAILED;
+  }
+  return notChecked.length > 0 ? EXIT.DNS_FAILED : EXIT.OK;
 }
 
 /**
@@ -235,6 +300,6 @@ if (require.main === module) {
     process.stdout.write('', () => process.exit(status));
   }, (err: Error) => {
     process.stderr.write(`cdk-mta-sts: internal error: ${err.stack ?? err.message}\n`);
-    process.exit(2);
+    process.exit(EXIT.INTERNAL);
   });
 }

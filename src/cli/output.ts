@@ -11,8 +11,17 @@ export function formatHuman(reports: DomainReport[]): string {
   }).join('\n\n') + '\n';
 }
 
-/** The report as one JSON object: the domain's for one domain, `{ ok, domains }` otherwise. */
-export function formatJson(reports: DomainReport[], single: boolean): string {
+/** A domain that could not be checked, and why (`DNS lookups fail (...)`). */
+export interface Unchecked {
+  readonly domain: string;
+  readonly message: string;
+}
+
+/**
+ * The report as one JSON object: the domain's for one domain, `{ ok, domains }` otherwise, with
+ * `unchecked: [{ domain, message }]` when a domain could not be checked (then `ok` is false).
+ */
+export function formatJson(reports: DomainReport[], single: boolean, unchecked: Unchecked[] = []): string {
   const shape = (r: DomainReport) => ({
     domain: r.domain,
     ok: r.ok,
@@ -23,6 +32,10 @@ export function formatJson(reports: DomainReport[], single: boolean): string {
   });
   const value = single && reports.length === 1
     ? shape(reports[0])
-    : { ok: reports.every(r => r.ok), domains: reports.map(shape) };
+    : {
+      ok: reports.every(r => r.ok) && unchecked.length === 0,
+      domains: reports.map(shape),
+      ...(unchecked.length > 0 ? { unchecked: unchecked.map(u => ({ domain: u.domain, message: u.message })) } : {}),
+    };
   return JSON.stringify(value, undefined, 2) + '\n';
 }

@@ -2,11 +2,9 @@ import { Annotations, Token } from 'aws-cdk-lib';
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import { IConstruct } from 'constructs';
 import { MtaStsMode } from '../mode';
+import { addInfoWithId, INFO_IDS, WARNING_IDS } from './annotations';
 import { normaliseHostname, quote } from './hostname';
 import { registeredPolicyDomains, RegisteredPolicyDomain } from './registry';
-
-/** The id of the warning for an MX host that a policy in testing mode does not match. */
-export const MX_NOT_IN_POLICY = 'cdk-mta-sts:mxNotInPolicy';
 
 /** Publishers that already carry the check. */
 const CHECKED = new WeakSet<IConstruct>();
@@ -64,7 +62,7 @@ function checkMxDrift(publisher: IConstruct): string[] {
   const errors: string[] = [];
   for (const record of findMxRecords(publisher.node.root)) {
     if (record.name === undefined) {
-      annotations.addInfo(`The MX drift check skipped the MX record at ${record.path}: its name is an unresolved token, `
+      addInfoWithId(publisher, INFO_IDS.MX_NOT_CHECKED, `The MX drift check skipped the MX record at ${record.path}: its name is an unresolved token, `
         + 'so make sure every host it lists is matched by `mx` of its policy domain.');
       continue;
     }
@@ -73,13 +71,13 @@ function checkMxDrift(publisher: IConstruct): string[] {
       continue;
     }
     if (record.tokenValues > 0) {
-      annotations.addInfo(`${domain.domainName}: the MX drift check skipped ${record.tokenValues} value(s) of the MX record at `
+      addInfoWithId(publisher, INFO_IDS.MX_NOT_CHECKED, `${domain.domainName}: the MX drift check skipped ${record.tokenValues} value(s) of the MX record at `
         + `${record.path} that are unresolved tokens, so make sure every host they name is matched by \`mx\`.`);
     }
     for (const value of record.values) {
       const host = mxHostOf(value);
       if (host === undefined) {
-        annotations.addInfo(`${domain.domainName}: the MX drift check skipped the value ${quote(value)} of the MX record at `
+        addInfoWithId(publisher, INFO_IDS.MX_NOT_CHECKED, `${domain.domainName}: the MX drift check skipped the value ${quote(value)} of the MX record at `
           + `${record.path}: it is not "<priority> <host>".`);
         continue;
       }
@@ -93,7 +91,7 @@ function checkMxDrift(publisher: IConstruct): string[] {
       if (enforce) {
         errors.push(message);
       } else {
-        annotations.addWarningV2(MX_NOT_IN_POLICY, message);
+        annotations.addWarningV2(WARNING_IDS.MX_NOT_IN_POLICY, message);
       }
     }
   }

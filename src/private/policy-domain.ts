@@ -8,6 +8,7 @@ import { Construct, IConstruct, IDependable } from 'constructs';
 import { MtaStsMode } from '../mode';
 import { MtaStsPolicy } from '../policy';
 import { TlsRptRecord } from '../tls-rpt';
+import { addInfoWithId, INFO_IDS, WARNING_IDS } from './annotations';
 import { createPolicyHostCertificate } from './certificate';
 import { createPolicyDistribution } from './distribution';
 import { recordPolicyDomain } from './metadata';
@@ -121,7 +122,8 @@ export function publishPolicyDomain(scope: Construct, props: PolicyDomainProps):
   });
   addPolicyWarnings(props.annotate, props.domainName, props.policy, props.tlsRpt);
   if (props.names.policyRecord !== `_mta-sts.${props.domainName}`) {
-    Annotations.of(props.annotate).addInfo(delegationRunbook(props.domainName, props.zone, props.names, props.tlsRpt !== undefined));
+    const runbook = delegationRunbook(props.domainName, props.zone, props.names, props.tlsRpt !== undefined);
+    addInfoWithId(props.annotate, INFO_IDS.DELEGATED_ZONE_RECORDS, runbook);
   }
   return { certificate, distribution, aliasRecord, aliasRecordIpv6, publication, tlsRptRecord };
 }
@@ -129,15 +131,15 @@ export function publishPolicyDomain(scope: Construct, props: PolicyDomainProps):
 function addPolicyWarnings(scope: IConstruct, domainName: string, policy: MtaStsPolicy, tlsRpt?: TlsRptRecord): void {
   const annotations = Annotations.of(scope);
   if (!tlsRpt) {
-    annotations.addWarningV2('cdk-mta-sts:noTlsRpt',
+    annotations.addWarningV2(WARNING_IDS.NO_TLS_RPT,
       `${domainName}: no \`tlsRpt\` given, so no _smtp._tls record is published and senders cannot report MTA-STS or TLS failures (RFC 8460).`);
   }
   if (policy.mode === MtaStsMode.NONE) {
-    annotations.addWarningV2('cdk-mta-sts:modeNone',
+    annotations.addWarningV2(WARNING_IDS.MODE_NONE,
       `${domainName}: mode "none" withdraws the policy; keep it published for at least the previous max_age before removing MTA-STS (RFC 8461 §8.3).`);
   }
   if (policy.mode === MtaStsMode.ENFORCE && policy.maxAgeSeconds < SHORT_MAX_AGE_SECONDS) {
-    annotations.addWarningV2('cdk-mta-sts:shortMaxAge',
+    annotations.addWarningV2(WARNING_IDS.SHORT_MAX_AGE,
       `${domainName}: maxAge of ${policy.maxAgeSeconds} s in enforce mode gives little protection against downgrade attacks; RFC 8461 §3.2 recommends weeks.`);
   }
 }
