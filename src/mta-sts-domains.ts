@@ -349,7 +349,7 @@ export class MtaStsDomains extends Construct {
         delegated: domain.delegated,
         options,
         policy,
-        tlsRpt: tlsRptRecordWith(tlsRpt, defaults.tlsRptCollector),
+        tlsRpt: tlsRptRecordWith(this, tlsRpt, defaults.tlsRptCollector),
       });
     }
     return problems;

@@ -207,7 +207,7 @@ export class MtaSts extends Construct {
     this.policyText = this.policy.text;
     this.policyHost = policyHostOf(this.domainName);
     this.policyUrl = policyUrlOf(this.domainName);
-    const tlsRpt = tlsRptRecordWith(props.tlsRpt, props.tlsRptCollector);
+    const tlsRpt = tlsRptRecordWith(this, props.tlsRpt, props.tlsRptCollector);
     this.tlsRptRecordValue = tlsRpt?.value;
     props.tlsRptCollector?.addPolicyDomain(this.domainName, this.policy.mode);
 

@@ -23,6 +23,15 @@ export interface PlacementProps {
   readonly certificateSupplied: boolean;
 }
 
+/**
+ * The region the MTA-STS resources of `construct` go to: us-east-1 for a stack in another region
+ * (its companion stack), else the stack's own region (a token when the stack has none).
+ */
+export function resourceRegionOf(construct: IConstruct): string {
+  const region = Stack.of(construct).region;
+  return Token.isUnresolved(region) ? region : CLOUDFRONT_CERTIFICATE_REGION;
+}
+
 /** What a companion stack's name and construct id end with. */
 export const COMPANION_SUFFIX = '-MtaSts';
 
