@@ -15,6 +15,8 @@ export const WARNING_IDS = {
   SHORT_MAX_AGE: 'cdk-mta-sts:shortMaxAge',
   /** In `testing`, an MX record of the app names a host that `mx` does not match. */
   MX_NOT_IN_POLICY: 'cdk-mta-sts:mxNotInPolicy',
+  /** A collector's HTTPS endpoint is left out of a `_smtp._tls` record in another region. */
+  COLLECTOR_HTTPS_OTHER_REGION: 'cdk-mta-sts:collectorHttpsOtherRegion',
 } as const;
 
 /**

@@ -1,11 +1,9 @@
 import { Annotations, Stack, Token } from 'aws-cdk-lib';
 import { IConstruct } from 'constructs';
+import { WARNING_IDS } from './annotations';
 import { resourceRegionOf } from './placement';
 import { TlsRptOptions, TlsRptRecord } from '../tls-rpt';
 import type { TlsRptCollector } from '../tls-rpt-collector';
-
-/** The warning when a collector's HTTPS endpoint cannot be put in a record of another region. */
-export const HTTPS_RUA_OTHER_REGION = 'cdk-mta-sts:collectorHttpsOtherRegion';
 
 /**
  * The TLS-RPT record of a domain whose reports go to a collector: the collector's address FIRST
@@ -28,7 +26,7 @@ export function tlsRptRecordWith(construct: IConstruct, tlsRpt: TlsRptOptions | 
   const recordRegion = resourceRegionOf(construct);
   if (https !== undefined && Token.isUnresolved(https) && !Token.isUnresolved(collectorRegion) && !Token.isUnresolved(recordRegion)
     && collectorRegion !== recordRegion) {
-    Annotations.of(construct).addWarningV2(HTTPS_RUA_OTHER_REGION,
+    Annotations.of(construct).addWarningV2(WARNING_IDS.COLLECTOR_HTTPS_OTHER_REGION,
       `the HTTPS endpoint of the TLS-RPT collector ${collector.node.path} (${collectorRegion}) is left out of the _smtp._tls record, which lives in `
       + `${recordRegion}: its URL is only known once deployed, and CDK cannot reference it from another region. Reports still arrive by mail; `
       + 'to receive HTTPS reports too, put the collector in a us-east-1 stack, or add its URL to `tlsRpt.rua` once deployed.');
