@@ -17,7 +17,9 @@ import type { TlsRptCollector } from '../tls-rpt-collector';
  * address, with a warning on `construct` (senders that report by HTTPS are few; every big one
  * sends mail).
  */
-export function tlsRptRecordWith(construct: IConstruct, tlsRpt: TlsRptOptions | undefined, collector: TlsRptCollector | undefined): TlsRptRecord | undefined {
+export function tlsRptRecordWith(
+  construct: IConstruct, tlsRpt: TlsRptOptions | undefined, collector: TlsRptCollector | undefined,
+): TlsRptRecord | undefined {
   if (!collector) {
     return tlsRpt && new TlsRptRecord(tlsRpt);
   }
