@@ -1,4 +1,5 @@
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -12,7 +13,7 @@ import { MtaStsMode, TlsRptCollector } from '../src';
 import { FaultProxy, startFaultProxy } from './support/aws-faults';
 import { DUMMY_CREDENTIALS, MOTO_MISSING, Moto, motoAvailable, startMoto } from './support/moto';
 import {
-  Invocation, PackagedStack, cfnEvent, functionUrlEvent, invoke, invokeConcurrently, openStack, sesReceiptEvent, synthesize,
+  Invocation, PackagedStack, cfnEvent, functionUrlEvent, invoke, invokeConcurrently, openStack, sesReceiptEvent, startWarmHost, synthesize,
 } from './support/packaged';
 import { googleReport, gzipReportMessage, rfcExampleReport } from './support/tlsrpt-messages';
 import { parseTlsRptReport, PolicyReport, reportObjectName, reportPartition } from '../src/core/tlsrpt-report';
@@ -343,6 +344,29 @@ describe('the receipt rule set activation (aws-cdk-lib entrypoint)', () => {
     expect(await active()).toBe(COMPANY);
   });
 
+  test('warm host (harness): only the invocations told to lose their answer lose it, each captures its own', async () => {
+    await given([RULE_SET]);
+    const warm = await startWarmHost(activation(), { endpoint: moto.endpoint });
+    try {
+      const events = [1, 2, 3].map(() => stack.customResourceEvent('CollectorRuleSetActivation', 'Create'));
+      const lost = await warm.invoke(events[0], { loseAnswer: true });
+      const delivered = await warm.invoke(events[1]);
+      const lostAgain = await warm.invoke(events[2], { loseAnswer: true });
+      // aws-cdk-lib's entrypoint (its external.sendHttpRequest): six attempts at SUCCESS, then six at FAILED.
+      for (const run of [lost, lostAgain]) {
+        expect(run.responses.map(r => [r.body.Status, r.delivered])).toEqual([...Array(6).fill(['SUCCESS', false]), ...Array(6).fill(['FAILED', false])]);
+        expect(run.error?.errorMessage).toMatch(/ENOTFOUND cloudformation-custom-resource-response-useast1/);
+      }
+      expect(delivered.error).toBeUndefined();
+      expect(delivered.responses.map(r => [r.body.Status, r.delivered])).toEqual([['SUCCESS', true]]);
+      expect([lost, delivered, lostAgain].map(run => run.response.RequestId)).toEqual(events.map(event => event.RequestId));
+      expect(delivered.responses[0].url).toBe(events[1].ResponseURL);
+      expect(warm.sandboxes).toBe(1);
+    } finally {
+      await warm.stop();
+    }
+  });
+
   test('when the answer cannot reach CloudFormation, the entrypoint retries it, then tries FAILED, then the invocation fails', async () => {
     await given([RULE_SET]);
     const run = await invoke(activation(), stack.customResourceEvent('CollectorRuleSetActivation', 'Create'), { endpoint: moto.endpoint, loseAnswer: true });
@@ -452,7 +476,10 @@ describe('the harness', () => {
         handler: 'index.handler',
         timeout: Duration.minutes(1),
         code: lambda.Code.fromInline([
+          'let invocations = 0;',
           'exports.handler = async (event, context) => {',
+          '  invocations += 1;',
+          '  if (event.action === "count") { console.log("invocation", invocations); return invocations; }',
           '  if (event.action === "sleep") {',
           '    const before = context.getRemainingTimeInMillis();',
           '    const started = Date.now();',
@@ -499,10 +526,110 @@ describe('the harness', () => {
       expect(runs.map(run => run.result)).toEqual(Array.from({ length: 20 }, (_, n) => n * 2));
       runs.forEach((run, n) => expect(run.stdout).toMatch(new RegExp(`^\\S+\\t${run.requestId}\\tINFO\\thandling ${n}\\n$`)));
     });
+
+    test('warm host: invocations one after another in one process share module state, each with its own log', async () => {
+      const fn = host.findFunction('Probe');
+      const warm = await startWarmHost(fn);
+      try {
+        const first = await warm.invoke({ action: 'count' });
+        const second = await warm.invoke({ action: 'count' });
+        // Asked for at once, they still run one after another, in order.
+        const [third, fourth] = await Promise.all([warm.invoke({ action: 'count' }), warm.invoke({ action: 'count' })]);
+        expect([first, second, third, fourth].map(run => run.result)).toEqual([1, 2, 3, 4]);
+        [first, second, third, fourth].forEach((run, n) =>
+          expect(run.stdout).toMatch(new RegExp(`^\\S+\\t${run.requestId}\\tINFO\\tinvocation ${n + 1}\\n$`)));
+        expect(new Set([first, second, third, fourth].map(run => run.requestId)).size).toBe(4);
+        expect(warm.sandboxes).toBe(1);
+        // A cold sandbox each time with invoke.
+        expect((await invoke(fn, { action: 'count' })).result).toBe(1);
+        expect((await invoke(fn, { action: 'count' })).result).toBe(1);
+      } finally {
+        await warm.stop();
+      }
+      await expect(warm.invoke({ action: 'count' })).rejects.toThrow(/the warm host was stopped/);
+    });
+
+    test('warm host: the remaining time is each invocation\'s, counting down timeScale times faster; a timeout resets the sandbox', async () => {
+      const warm = await startWarmHost(host.findFunction('Probe'), { timeScale: 100 });
+      try {
+        const long = await warm.invoke({ action: 'sleep', ms: 60_000 }, { remainingMs: 120_000 });
+        expect(long.result.before).toBeGreaterThan(115_000);
+        expect(long.result.before - long.result.after).toBeGreaterThanOrEqual(59_000);
+        expect(long.result.realMs).toBeGreaterThanOrEqual(590);
+        expect(long.result.realMs).toBeLessThan(3_000);
+        const short = await warm.invoke({ action: 'sleep', ms: 1_000 }, { remainingMs: 30_000 });
+        expect(short.result.before).toBeLessThanOrEqual(30_000);
+        expect(short.result.before).toBeGreaterThan(25_000);
+        expect(short.result.before - short.result.after).toBeGreaterThanOrEqual(990);
+        const byDefault = await warm.invoke({ action: 'sleep', ms: 0 });
+        expect(byDefault.result.before).toBeLessThanOrEqual(60_000);
+        expect(byDefault.result.before).toBeGreaterThan(55_000);
+        const late = await warm.invoke({ action: 'sleep', ms: 60_000 }, { remainingMs: 5_000 });
+        expect(late.error).toMatchObject({ errorType: 'Sandbox.Timedout', errorMessage: expect.stringMatching(/Task timed out after 60\.00 seconds$/) });
+        expect(late.durationMs).toBeLessThan(1_000);
+        expect(warm.sandboxes).toBe(1);
+        // Lambda resets the environment after a timeout: the next request starts from module init.
+        expect((await warm.invoke({ action: 'count' })).result).toBe(1);
+        expect(warm.sandboxes).toBe(2);
+      } finally {
+        await warm.stop();
+      }
+    });
+
+    test('warm host: its process ends with the process that started it, however that ends', async () => {
+      // GIVEN a process holding a warm sandbox (lambda-host.js in server mode, as startWarmHost starts it)
+      const fn = host.findFunction('Probe');
+      const script = [
+        'const { fork } = require("node:child_process");',
+        `const child = fork(${JSON.stringify(join(__dirname, 'support', 'lambda-host.js'))}, [], `
+          + `{ cwd: ${JSON.stringify(fn.assetDir)}, execArgv: [], stdio: ['ignore', 'ignore', 'ignore', 'ipc'] });`,
+        'child.on("message", m => m.type === "ready" && process.stdout.write(child.pid + "\\n"));',
+        `child.send({ serve: true, handler: ${JSON.stringify(fn.handler)}, taskRoot: ${JSON.stringify(fn.assetDir)}, functionName: "f", `
+          + 'functionArn: "arn", memoryMb: 128, timeoutSeconds: 3, timeScale: 1 });',
+      ].join('\n');
+      const parent = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const pid = await new Promise<number>((resolvePid, reject) => {
+        let out = '';
+        parent.stdout!.on('data', chunk => {
+          out += chunk;
+          if (out.includes('\n')) {
+            resolvePid(Number(out.trim()));
+          }
+        });
+        parent.once('exit', code => reject(new Error(`the parent exited (${code}) before its sandbox was ready`)));
+      });
+      expect(running(pid)).toBe(true);
+      // WHEN the parent is killed: no exit hook runs
+      parent.kill('SIGKILL');
+      // THEN the sandbox goes too
+      const deadline = Date.now() + 5_000;
+      while (running(pid) && Date.now() < deadline) {
+        await new Promise(resolveWait => setTimeout(resolveWait, 50));
+      }
+      expect(running(pid)).toBe(false);
+    });
   });
 });
 
 // ---------------------------------------------------------------------------------------------
+
+/** Whether the process runs (a zombie, exited but not yet reaped, does not). */
+function running(pid: number): boolean {
+  const stat = `/proc/${pid}/stat`;
+  if (existsSync('/proc/self/stat')) {
+    try {
+      return !/^\d+ \(.*\) [ZX]/.test(readFileSync(stat, 'utf8'));
+    } catch {
+      return false;
+    }
+  }
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 function today(): string {
   return new Date().toISOString().slice(0, 10);

@@ -392,6 +392,7 @@ beforeAll(() => {
   const fn = findFunction(packagedFunctions(app.synth().directory, 'Stack'), 'MtaStsPolicyPublisherCustomResourceProviderHandler');
   packaged = { cloud, publisher: packagedPublisher({ fn, proxy }) };
 });
+afterAll(() => (packaged?.publisher as ReturnType<typeof packagedPublisher> | undefined)?.stop());
 
 let apps = 0;
 function newStack(region = REGION): { app: App; stack: Stack } {

@@ -5,6 +5,15 @@
  * one job over IPC, loads the handler from the task root, runs the job's invocations and sends
  * each result back over IPC, then exits.
  *
+ * Server mode (`job.serve`, packaged.ts `startWarmHost`): a warm sandbox. After loading the
+ * handler it sends `ready`, then runs each `invoke` message it receives, one at a time, and
+ * answers each with a `result`; module state stays between them, as in a Lambda execution
+ * environment reused for the next request. Output written between two invocations (stray
+ * callbacks) goes to the next one's log, as in Lambda, where it shows when the sandbox thaws.
+ * As Lambda resets the environment after a failed init, a timeout or a crash, the sandbox ends
+ * then (the result says `sandboxEnds`) and the next request gets a new one. The process ends
+ * when its IPC channel closes: when the parent disconnects, or dies however it dies.
+ *
  * Like the runtime: the `Handler` string `path/module.export.nested` is resolved against the
  * task root (.js, .mjs, .cjs; ESM when `type: module`); init errors are `Runtime.ImportModuleError`,
  * `Runtime.HandlerNotFound` ...; async and callback handlers; the result is JSON; `console.*`
@@ -16,8 +25,8 @@
  * Test additions:
  * - responses to CloudFormation are captured, not sent: aws-cdk-lib's entrypoint
  *   (`__entrypoint__.js`, which exports `external`) gets its own `external.sendHttpRequest`,
- *   and `https.request` to the response URL host is answered 200 here; with `loseAnswer` both
- *   fail every time (the entrypoint's retry sleeps are skipped);
+ *   and `https.request` to the response URL host is answered 200 here; with the invocation's
+ *   `loseAnswer` both fail every time (the entrypoint's retry sleeps are skipped);
  * - `timeScale` k: every setTimeout/setInterval delay is divided by k and the context's
  *   `getRemainingTimeInMillis()` counts down k times faster (Date is not changed);
  * - only loopback connections: any other connection fails with an error naming the host;
@@ -47,23 +56,42 @@ const real = {
   httpsRequest: https.request,
   connect: net.Socket.prototype.connect,
   emitWarning: process.emitWarning,
+  exit: process.exit.bind(process),
 };
 
 const als = new AsyncLocalStorage();
 /** Output written outside any invocation (init, stray callbacks). */
 const sandbox = { stdout: '', stderr: '' };
 let job;
+/** One invocation at a time (a one-invocation job, or server mode): what is written while it runs is its log. */
 let single;
 /** Invocations not answered yet. */
 const active = new Set();
 let entrypointLoaded = false;
+/** The hosts of the response URLs of the events (captured, not reached). */
+const responseHosts = new Set();
+/** Whether a response outside any invocation is lost: as for the invocation that ran last. */
+let lastLoseAnswer = false;
+/** Set when the sandbox is ending (timeout, crash, failed init): the result says so. */
+let ending = false;
+/** The log stream of this sandbox (Lambda names one per execution environment). */
+let logStreamName;
 
-process.once('message', (message) => {
-  job = message;
-  main().catch((error) => {
-    real.stderrWrite(`lambda-host: ${error && error.stack || error}\n`);
-    process.exit(70);
-  });
+// The parent is gone (it disconnected, or died however it died): so is the sandbox.
+process.on('disconnect', () => real.exit(0));
+
+/** Server mode: invocations wait for the handler to be loaded. */
+let loaded;
+process.on('message', (message) => {
+  if (!job) {
+    job = message;
+    loaded = main().catch((error) => {
+      real.stderrWrite(`lambda-host: ${error && error.stack || error}\n`);
+      real.exit(70);
+    });
+  } else if (message && message.type === 'invoke') {
+    loaded.then((init) => invoke(message.spec, message.index, init.handler, init.initError, init.scale));
+  }
 });
 
 async function main() {
@@ -77,7 +105,8 @@ async function main() {
   process.on('unhandledRejection', (reason) => crash('Runtime.UnhandledPromiseRejection', reason));
   process.on('uncaughtException', (error) => crash(undefined, error));
 
-  single = job.invocations.length === 1;
+  single = Boolean(job.serve) || job.invocations.length === 1;
+  (job.invocations || []).forEach((spec) => (spec.responseHosts || []).forEach((host) => responseHosts.add(host)));
   let handler;
   let initError;
   try {
@@ -85,21 +114,37 @@ async function main() {
   } catch (error) {
     initError = error;
   }
+  if (job.serve) {
+    process.send({ type: 'ready' });
+    return { handler, initError, scale };
+  }
   await Promise.all(job.invocations.map((spec, index) => invoke(spec, index, handler, initError, scale)));
   finish();
+  return { handler, initError, scale };
 }
 
 function invoke(spec, index, handler, initError, scale) {
+  // Output written outside any invocation (init; in server mode, stray callbacks since the last
+  // invocation) is this one's when it runs alone, as it is in Lambda's log stream.
   const invocation = {
     index,
     requestId: spec.requestId,
+    loseAnswer: Boolean(spec.loseAnswer),
     stdout: single ? sandbox.stdout : '',
     stderr: single ? sandbox.stderr : '',
     responses: [],
     done: false,
   };
+  if (job.serve) {
+    sandbox.stdout = '';
+    sandbox.stderr = '';
+  }
+  (spec.responseHosts || []).forEach((host) => responseHosts.add(host));
+  lastLoseAnswer = invocation.loseAnswer;
+  logStreamName = logStreamName
+    || `${new Date().toISOString().slice(0, 10).replace(/-/g, '/')}/[$LATEST]${spec.requestId.replace(/-/g, '')}`;
   const started = performance.now();
-  const remainingAtStart = job.remainingMs;
+  const remainingAtStart = spec.remainingMs;
   const context = {
     callbackWaitsForEmptyEventLoop: true,
     functionName: job.functionName,
@@ -108,7 +153,7 @@ function invoke(spec, index, handler, initError, scale) {
     memoryLimitInMB: String(job.memoryMb),
     awsRequestId: spec.requestId,
     logGroupName: `/aws/lambda/${job.functionName}`,
-    logStreamName: `${new Date().toISOString().slice(0, 10).replace(/-/g, '/')}/[$LATEST]${spec.requestId.replace(/-/g, '')}`,
+    logStreamName,
     getRemainingTimeInMillis: () => Math.max(0, Math.round(remainingAtStart - (performance.now() - started) * scale)),
     done: undefined, succeed: undefined, fail: undefined,
   };
@@ -126,6 +171,7 @@ function invoke(spec, index, handler, initError, scale) {
       process.send({
         type: 'result',
         index,
+        sandboxEnds: ending,
         ...outcome,
         stdout: invocation.stdout,
         stderr: invocation.stderr,
@@ -137,6 +183,7 @@ function invoke(spec, index, handler, initError, scale) {
     active.add(invocation);
     const deadline = real.setTimeout(() => {
       const seconds = (job.timeoutSeconds).toFixed(2);
+      ending ||= single;
       settle({ error: { errorType: 'Sandbox.Timedout', errorMessage: `${new Date().toISOString()} ${spec.requestId} Task timed out after ${seconds} seconds` } });
       if (single) {
         // The sandbox is ended: nothing the function left running goes on.
@@ -145,7 +192,14 @@ function invoke(spec, index, handler, initError, scale) {
     }, remainingAtStart / scale);
 
     if (initError) {
-      settle({ error: lambdaError(initError) });
+      if (job.serve) {
+        // Lambda resets an environment whose init failed: the next request initializes again.
+        ending = true;
+        settle({ error: lambdaError(initError) });
+        setImmediate(finish);
+      } else {
+        settle({ error: lambdaError(initError) });
+      }
       return;
     }
     als.run(invocation, () => {
@@ -177,8 +231,7 @@ function finish() {
   }
   finished = true;
   process.send({ type: 'done', stdout: sandbox.stdout, stderr: sandbox.stderr }, () => {
-    process.disconnect();
-    process.exit(0);
+    real.exit(0);
   });
 }
 
@@ -190,6 +243,7 @@ function crash(errorType, reason) {
   // The runtime fails the invocation and ends the sandbox; in a shared sandbox, the invocation
   // whose code crashed fails (all of them when it cannot be told).
   const current = als.getStore();
+  ending ||= single || !current;
   const failed = single || !current || current.done ? [...active] : [current];
   for (const invocation of failed) {
     invocation.settle({ error });
@@ -385,10 +439,12 @@ function respond(target, method, body) {
   } catch {
     parsed = String(body);
   }
-  if (invocation && !invocation.done) {
-    invocation.responses.push({ url: target, method: method || 'PUT', body: parsed, delivered: !job.loseAnswer });
+  const owner = invocation || (single ? [...active][0] : undefined);
+  const lost = owner ? owner.loseAnswer : lastLoseAnswer;
+  if (owner && !owner.done) {
+    owner.responses.push({ url: target, method: method || 'PUT', body: parsed, delivered: !lost });
   }
-  if (job.loseAnswer) {
+  if (lost) {
     const host = new URL(target).hostname;
     throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${host}`), { code: 'ENOTFOUND', hostname: host });
   }
@@ -402,7 +458,7 @@ function captureResponseUrl() {
     } catch {
       target = undefined;
     }
-    if (!target || !job.responseHosts.includes(target.hostname)) {
+    if (!target || !responseHosts.has(target.hostname)) {
       return real.httpsRequest.apply(this, args);
     }
     const callback = args.find((arg) => typeof arg === 'function');

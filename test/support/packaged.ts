@@ -1,4 +1,4 @@
-import { fork } from 'node:child_process';
+import { ChildProcess, fork } from 'node:child_process';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,7 +9,10 @@ import { App } from 'aws-cdk-lib';
  * Lambda functions as packaged: the code of each `AWS::Lambda::Function` of a synthesized
  * stack, from its asset directory in the cloud assembly, run by its template `Handler` in a
  * fresh Node.js process (test/support/lambda-host.js) the way the Lambda Node.js runtime runs
- * it, with the real AWS SDK pointed at an emulator (moto) through `AWS_ENDPOINT_URL`.
+ * it, with the real AWS SDK pointed at an emulator (moto) through `AWS_ENDPOINT_URL`:
+ * `invoke` (a cold sandbox per invocation), `invokeConcurrently` (one sandbox serving several
+ * requests at once), `startWarmHost` (one sandbox serving requests one after another, module
+ * state kept between them as in a reused Lambda execution environment).
  *
  * @example
  * const stack = openStack(synthesize(app), 'Stack', { refs: { CollectorBucket: 'my-bucket' } });
@@ -690,6 +693,368 @@ export async function invokeConcurrently(
 }
 
 async function runSandbox(fn: PackagedFunction, events: readonly unknown[], options: InvokeOptions): Promise<SharedSandboxInvocations> {
+  const env = sandboxEnvironment(fn, options);
+  const scale = options.timeScale ?? 1;
+  const remainingMs = options.remainingMs ?? fn.timeoutSeconds * 1000;
+  const invocations = events.map((event): InvocationSpec => ({
+    event,
+    requestId: randomUUID(),
+    remainingMs,
+    loseAnswer: options.loseAnswer ?? false,
+    responseHosts: responseHostsOf(event),
+  }));
+
+  const child = fork(HOST, [], { cwd: fn.assetDir, env, execArgv: [], stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+  const raw = outputTail(child);
+
+  const results: Array<Invocation | undefined> = new Array(events.length).fill(undefined);
+  let sandbox = { stdout: '', stderr: '' };
+  child.on('message', (message: any) => {
+    if (message.type === 'result') {
+      results[message.index] = answered(message, invocations[message.index].requestId);
+    } else if (message.type === 'done') {
+      sandbox = { stdout: message.stdout, stderr: message.stderr };
+    }
+  });
+
+  const guardMs = remainingMs / scale + 20_000;
+  const exitCode = await new Promise<number | null>((resolvePromise, reject) => {
+    const guard = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${fn.logicalId}: the sandbox did not finish within ${Math.round(guardMs)} ms: ${raw().trim()}`));
+    }, guardMs);
+    child.once('error', error => {
+      clearTimeout(guard);
+      reject(error);
+    });
+    child.once('exit', code => {
+      clearTimeout(guard);
+      resolvePromise(code);
+    });
+    child.send({ ...sandboxJob(fn, scale), invocations } satisfies SandboxJob);
+  });
+
+  const all = results.map((result, index): Invocation =>
+    result ?? runtimeExited(invocations[index].requestId, exitCode, sandbox, raw()));
+  return Object.assign(all, { sandbox });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Warm sandbox.
+
+export interface WarmHostOptions {
+  /** `AWS_ENDPOINT_URL` (moto, or a fault proxy in front of it). @default - a closed loopback port: every AWS call fails */
+  readonly endpoint?: string;
+  /** More environment variables (override the template's and the runtime's). */
+  readonly env?: Readonly<Record<string, string>>;
+  /** k > 1: timer delays are divided by k and the remaining time counts down k times faster. @default 1 */
+  readonly timeScale?: number;
+  /** Run even though some template variables did not resolve (they are left out). @default false */
+  readonly allowUnresolvedEnvironment?: boolean;
+}
+
+/** What may differ between the invocations of one warm host: as `InvokeOptions`. */
+export interface WarmInvokeOptions {
+  /** The response URL cannot be reached for this invocation. @default false */
+  readonly loseAnswer?: boolean;
+  /** What `getRemainingTimeInMillis()` starts from in this invocation, and when it times out. @default timeoutSeconds * 1000 */
+  readonly remainingMs?: number;
+}
+
+/**
+ * ONE long-lived Node.js process serving invocations one after another, as a warm Lambda
+ * execution environment does (see startWarmHost).
+ */
+export interface WarmHost {
+  /**
+   * The processes started so far: 1, plus one for each time the sandbox was reset (after a
+   * timeout, a crash, a failed init, the process exiting).
+   */
+  readonly sandboxes: number;
+  /**
+   * Runs one invocation in the sandbox, after the ones asked for before it have finished
+   * (invocations never overlap). Per invocation, everything is as with `invoke`: `loseAnswer`,
+   * the remaining time and its countdown, the captured responses to CloudFormation, the log.
+   */
+  invoke(event: unknown, options?: WarmInvokeOptions): Promise<Invocation>;
+  /** Ends the process (invocations still running fail with `Runtime.ExitError`). Idempotent; `invoke` throws after it. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a warm sandbox for `fn`: ONE long-lived process (test/support/lambda-host.js in server
+ * mode) that loads the handler once and then runs every `invoke` in turn, about a millisecond of
+ * overhead each instead of a process start (about 0.3 s).
+ *
+ * What Lambda does with a reused execution environment, this does too: module state is kept
+ * between invocations (SDK clients and their connections, caches, module-level variables,
+ * aws-cdk-lib's entrypoint's `external`), so a test can pass here that would fail in a cold
+ * sandbox, and the other way round: use `invoke` to prove what must hold from a cold start.
+ * Output written outside an invocation (init, callbacks left running) goes to the next
+ * invocation's log. As Lambda resets the environment after a failed init, a timeout
+ * (`Sandbox.Timedout`) or a crash (an uncaught exception, an unhandled rejection, the process
+ * exiting), the next invocation then starts a new process (`sandboxes` counts them).
+ * Unlike Lambda, the sandbox is not frozen between invocations: timers and sockets the function
+ * left running go on.
+ *
+ * The process ends with `stop()`, and with the test process however it ends (it exits when its
+ * IPC channel closes); it does not keep the test process alive while idle.
+ *
+ * @example
+ * const host = await startWarmHost(fn, { endpoint: proxy.endpoint, timeScale: 200 });
+ * try {
+ *   const first = await host.invoke(event, { remainingMs: 30_000 });
+ *   const second = await host.invoke(event, { loseAnswer: true });
+ * } finally {
+ *   await host.stop();
+ * }
+ */
+export async function startWarmHost(fn: PackagedFunction, options: WarmHostOptions = {}): Promise<WarmHost> {
+  const env = sandboxEnvironment(fn, options);
+  const scale = options.timeScale ?? 1;
+  let current: WarmSandbox | undefined;
+  let sandboxes = 0;
+  let stopped = false;
+  let queue: Promise<unknown> = Promise.resolve();
+  let nextIndex = 0;
+
+  const sandbox = async (): Promise<WarmSandbox> => {
+    if (current && !current.retired) {
+      return current;
+    }
+    await current?.stop();
+    current = new WarmSandbox(fn, env, scale);
+    sandboxes += 1;
+    await current.ready;
+    return current;
+  };
+
+  const run = async (event: unknown, invokeOptions: WarmInvokeOptions): Promise<Invocation> => {
+    if (stopped) {
+      throw new Error(`${fn.logicalId}: the warm host was stopped`);
+    }
+    const warm = await sandbox();
+    return warm.invoke({
+      event,
+      requestId: randomUUID(),
+      remainingMs: invokeOptions.remainingMs ?? fn.timeoutSeconds * 1000,
+      loseAnswer: invokeOptions.loseAnswer ?? false,
+      responseHosts: responseHostsOf(event),
+    }, nextIndex++);
+  };
+
+  await sandbox();
+  return {
+    invoke(event, invokeOptions = {}) {
+      const result = queue.then(() => run(event, invokeOptions));
+      queue = result.catch(() => undefined);
+      return result;
+    },
+    get sandboxes() {
+      return sandboxes;
+    },
+    async stop() {
+      stopped = true;
+      await current?.stop();
+    },
+  };
+}
+
+/** One process of a warm host. */
+class WarmSandbox {
+  /** Resolves once the handler is loaded (or failed to load: the first invocation says how). */
+  readonly ready: Promise<void>;
+  /** No more invocations here: the sandbox is ending or has ended. */
+  retired = false;
+  private readonly child: ChildProcess;
+  private readonly raw: () => string;
+  private readonly exited: Promise<number | null>;
+  private exitCode: number | null | undefined;
+  private sandbox = { stdout: '', stderr: '' };
+  private running?: { index: number; requestId: string; resolve: (invocation: Invocation) => void };
+
+  constructor(private readonly fn: PackagedFunction, env: Record<string, string>, private readonly scale: number) {
+    this.child = fork(HOST, [], { cwd: fn.assetDir, env, execArgv: [], stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+    this.raw = outputTail(this.child);
+    this.exited = new Promise(resolvePromise => {
+      const ended = (code: number | null) => {
+        if (this.exitCode !== undefined) {
+          return;
+        }
+        this.exitCode = code;
+        this.retired = true;
+        this.idle();
+        const running = this.running;
+        this.running = undefined;
+        running?.resolve(runtimeExited(running.requestId, code, this.sandbox, this.raw()));
+        resolvePromise(code);
+      };
+      this.child.once('exit', ended);
+      // A process that could not start, or whose channel broke: 'exit' may not follow.
+      this.child.once('error', () => {
+        this.child.kill('SIGKILL');
+        ended(this.child.exitCode);
+      });
+    });
+    this.ready = new Promise(resolvePromise => {
+      this.child.on('message', (message: any) => {
+        const running = this.running;
+        if (message.type === 'ready') {
+          this.idle();
+          resolvePromise();
+        } else if (message.type === 'result' && running && running.index === message.index) {
+          this.running = undefined;
+          this.retired ||= Boolean(message.sandboxEnds);
+          this.idle();
+          running.resolve(answered(message, running.requestId));
+        } else if (message.type === 'done') {
+          this.sandbox = { stdout: message.stdout, stderr: message.stderr };
+        }
+      });
+      void this.exited.then(() => resolvePromise());
+    });
+    this.child.send({ ...sandboxJob(fn, scale), serve: true } satisfies SandboxJob);
+  }
+
+  invoke(spec: InvocationSpec, index: number): Promise<Invocation> {
+    if (this.exitCode !== undefined || !this.child.connected) {
+      return Promise.resolve(runtimeExited(spec.requestId, this.exitCode ?? null, this.sandbox, this.raw()));
+    }
+    const guardMs = spec.remainingMs / this.scale + 20_000;
+    return new Promise<Invocation>((resolvePromise, reject) => {
+      const guard = setTimeout(() => {
+        this.running = undefined;
+        this.retired = true;
+        this.child.kill('SIGKILL');
+        reject(new Error(`${this.fn.logicalId}: the invocation did not finish within ${Math.round(guardMs)} ms: ${this.raw().trim()}`));
+      }, guardMs);
+      this.running = {
+        index,
+        requestId: spec.requestId,
+        resolve: invocation => {
+          clearTimeout(guard);
+          resolvePromise(invocation);
+        },
+      };
+      this.busy();
+      this.child.send({ type: 'invoke', index, spec });
+    });
+  }
+
+  /** Ends the process: its IPC channel closes and it exits (SIGKILL after 5 s). */
+  async stop(): Promise<void> {
+    this.retired = true;
+    if (this.exitCode === undefined) {
+      if (this.child.connected) {
+        this.child.disconnect();
+      }
+      const timer = setTimeout(() => this.child.kill('SIGKILL'), 5_000);
+      await this.exited;
+      clearTimeout(timer);
+    }
+  }
+
+  /** While an invocation runs, the process keeps the test process alive. */
+  private busy(): void {
+    this.child.ref();
+    (this.child as { channel?: { ref?(): void } }).channel?.ref?.();
+    (this.child.stdout as { ref?(): void } | null)?.ref?.();
+    (this.child.stderr as { ref?(): void } | null)?.ref?.();
+  }
+
+  /** While idle, it does not. */
+  private idle(): void {
+    this.child.unref();
+    (this.child as { channel?: { unref?(): void } }).channel?.unref?.();
+    (this.child.stdout as { unref?(): void } | null)?.unref?.();
+    (this.child.stderr as { unref?(): void } | null)?.unref?.();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// What the sandbox is told, and what it answers.
+
+/** One invocation, as lambda-host.js receives it. */
+interface InvocationSpec {
+  readonly event: unknown;
+  readonly requestId: string;
+  readonly remainingMs: number;
+  readonly loseAnswer: boolean;
+  /** The hosts of the event's response URL: requests to them are captured. */
+  readonly responseHosts: string[];
+}
+
+/** The job a lambda-host.js process receives first: invocations to run then exit, or `serve`. */
+interface SandboxJob {
+  readonly handler: string;
+  readonly taskRoot: string;
+  readonly functionName: string;
+  readonly functionArn: string;
+  readonly memoryMb: number;
+  readonly timeoutSeconds: number;
+  readonly timeScale: number;
+  readonly invocations?: InvocationSpec[];
+  /** Server mode: `invoke` messages follow, one at a time. */
+  readonly serve?: boolean;
+}
+
+function sandboxJob(fn: PackagedFunction, scale: number): SandboxJob {
+  return {
+    handler: fn.handler,
+    taskRoot: fn.assetDir,
+    functionName: fn.functionName,
+    functionArn: fn.functionArn,
+    memoryMb: fn.memoryMb,
+    timeoutSeconds: fn.timeoutSeconds,
+    timeScale: scale,
+  };
+}
+
+function responseHostsOf(event: unknown): string[] {
+  const target = (event as { ResponseURL?: unknown } | null)?.ResponseURL;
+  return typeof target === 'string' && /^https:\/\//.test(target) ? [new URL(target).hostname] : [];
+}
+
+/** An invocation from a `result` message. */
+function answered(message: any, requestId: string): Invocation {
+  const { index: _index, type: _type, sandboxEnds: _ends, ...rest } = message;
+  const responses: CfnResponseAttempt[] = rest.responses ?? [];
+  return {
+    requestId,
+    ...rest,
+    responses,
+    response: responses.length > 0 ? responses[responses.length - 1].body : undefined,
+  };
+}
+
+/** An invocation the process ended without answering, as Lambda reports it. */
+function runtimeExited(requestId: string, exitCode: number | null, sandbox: { stdout: string; stderr: string }, raw: string): Invocation {
+  return {
+    requestId,
+    responses: [],
+    error: {
+      errorType: 'Runtime.ExitError',
+      errorMessage: `RequestId: ${requestId} Error: Runtime exited with error: exit status ${exitCode}`,
+    },
+    stdout: sandbox.stdout,
+    stderr: `${sandbox.stderr}${raw}`,
+    durationMs: 0,
+  };
+}
+
+/** Keeps the last 16 kB the process wrote outside the capture (the host's own failures). */
+function outputTail(child: ChildProcess): () => string {
+  let raw = '';
+  const keep = (chunk: Buffer) => {
+    raw = (raw + chunk.toString('utf8')).slice(-16_000);
+  };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  return () => raw;
+}
+
+/** The environment of the function's process: the template's, Lambda's, then `env`. */
+function sandboxEnvironment(fn: PackagedFunction, options: InvokeOptions | WarmHostOptions): Record<string, string> {
   if (!/^nodejs\d+\.x$/.test(fn.runtime ?? '')) {
     throw new Error(`${fn.logicalId} runs ${fn.runtime}: only Node.js functions can be run here`);
   }
@@ -699,15 +1064,7 @@ async function runSandbox(fn: PackagedFunction, events: readonly unknown[], opti
       `${name} (${JSON.stringify(fn.unresolvedEnvironment[name])})`).join(', ')} did not resolve: pass refs to openStack/packagedFunctions or env to invoke`);
   }
   assertNoNodeModulesAbove(fn.assetDir);
-  const scale = options.timeScale ?? 1;
-  const remainingMs = options.remainingMs ?? fn.timeoutSeconds * 1000;
-  const invocations = events.map(event => ({ event, requestId: randomUUID() }));
-  const responseHosts = [...new Set(events
-    .map(event => (event as { ResponseURL?: unknown } | null)?.ResponseURL)
-    .filter((u): u is string => typeof u === 'string' && /^https:\/\//.test(u))
-    .map(u => new URL(u).hostname))];
-
-  const env: Record<string, string> = {
+  return {
     PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
     LANG: 'en_US.UTF-8',
     TZ: 'UTC',
@@ -735,73 +1092,6 @@ async function runSandbox(fn: PackagedFunction, events: readonly unknown[], opti
     AWS_ENDPOINT_URL: options.endpoint ?? 'http://127.0.0.1:9',
     ...options.env,
   };
-
-  const child = fork(HOST, [], { cwd: fn.assetDir, env, execArgv: [], stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
-  let raw = '';
-  const keep = (chunk: Buffer) => {
-    raw = (raw + chunk.toString('utf8')).slice(-16_000);
-  };
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
-
-  const results: Array<Invocation | undefined> = new Array(events.length).fill(undefined);
-  let sandbox = { stdout: '', stderr: '' };
-  child.on('message', (message: any) => {
-    if (message.type === 'result') {
-      const { index, type: _, ...rest } = message;
-      const responses: CfnResponseAttempt[] = rest.responses ?? [];
-      results[index] = {
-        requestId: invocations[index].requestId,
-        ...rest,
-        responses,
-        response: responses.length > 0 ? responses[responses.length - 1].body : undefined,
-      };
-    } else if (message.type === 'done') {
-      sandbox = { stdout: message.stdout, stderr: message.stderr };
-    }
-  });
-
-  const guardMs = remainingMs / scale + 20_000;
-  const exitCode = await new Promise<number | null>((resolvePromise, reject) => {
-    const guard = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${fn.logicalId}: the sandbox did not finish within ${Math.round(guardMs)} ms: ${raw.trim()}`));
-    }, guardMs);
-    child.once('error', error => {
-      clearTimeout(guard);
-      reject(error);
-    });
-    child.once('exit', code => {
-      clearTimeout(guard);
-      resolvePromise(code);
-    });
-    child.send({
-      handler: fn.handler,
-      taskRoot: fn.assetDir,
-      functionName: fn.functionName,
-      functionArn: fn.functionArn,
-      memoryMb: fn.memoryMb,
-      timeoutSeconds: fn.timeoutSeconds,
-      remainingMs,
-      timeScale: scale,
-      loseAnswer: options.loseAnswer ?? false,
-      responseHosts,
-      invocations,
-    });
-  });
-
-  const answered = results.map((result, index): Invocation => result ?? {
-    requestId: invocations[index].requestId,
-    responses: [],
-    error: {
-      errorType: 'Runtime.ExitError',
-      errorMessage: `RequestId: ${invocations[index].requestId} Error: Runtime exited with error: exit status ${exitCode}`,
-    },
-    stdout: sandbox.stdout,
-    stderr: `${sandbox.stderr}${raw}`,
-    durationMs: 0,
-  });
-  return Object.assign(answered, { sandbox });
 }
 
 /**

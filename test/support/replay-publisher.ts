@@ -5,13 +5,17 @@
  * moto through the fault proxy (aws-faults.ts). This is the one adapter between cfn-replay.ts's
  * `RunPublication` and the code under test.
  *
- * Each request runs in a fresh process (packaged.ts `invoke`, about 0.3 s): a cold sandbox every
- * time. Timers run `timeScale` times faster, so the handler's backoffs and its Route 53 polling
- * (seconds in Lambda) take milliseconds here, and its deadline comes as fast.
+ * Requests run one after another in one warm sandbox (packaged.ts `startWarmHost`: one process,
+ * started at the first request, ended by `stop()`), as Lambda serves them from a reused execution
+ * environment: module state (SDK clients, their connections) is kept between requests, and a
+ * request that times out or crashes resets the sandbox, as in Lambda. `cold: true` runs each
+ * request in a fresh process instead (packaged.ts `invoke`, about 0.3 s more each). Timers run
+ * `timeScale` times faster, so the handler's backoffs and its Route 53 polling (seconds in
+ * Lambda) take milliseconds here, and its deadline comes as fast.
  */
 import type { FaultProxy } from './aws-faults';
 import { CfnResponse, CustomResourceEvent, RunOptions, RunPublication } from './cfn-replay';
-import { PackagedFunction, cfnEvent, invoke } from './packaged';
+import { Invocation, PackagedFunction, WarmHost, cfnEvent, invoke, startWarmHost } from './packaged';
 
 export interface PackagedPublisherOptions {
   /** The publisher function (`MtaStsPolicyPublisherCustomResourceProviderHandler...`) of a synthesized stack. */
@@ -20,6 +24,8 @@ export interface PackagedPublisherOptions {
   readonly proxy: FaultProxy;
   /** @default 200 */
   readonly timeScale?: number;
+  /** Each request in a fresh process (a cold sandbox) instead of the warm one. @default false */
+  readonly cold?: boolean;
 }
 
 /** What the packaged publisher did, for failure messages. */
@@ -30,12 +36,36 @@ export interface PublisherLog {
   ms: number;
   /** The last run's function log (stdout, then stderr). */
   lastLog: string;
+  /** Processes started: one per cold run; with the warm sandbox, one plus one per reset (timeout, crash). */
+  sandboxes: number;
 }
 
 /** A `RunPublication` running the packaged handler. */
-export function packagedPublisher(options: PackagedPublisherOptions): RunPublication & { readonly log: PublisherLog } {
+export interface PackagedPublisher extends RunPublication {
+  readonly log: PublisherLog;
+  /** Ends the warm sandbox's process (call it in afterAll). A later request starts a new one. */
+  stop(): Promise<void>;
+}
+
+/** A `RunPublication` running the packaged handler. */
+export function packagedPublisher(options: PackagedPublisherOptions): PackagedPublisher {
   const { fn, proxy } = options;
-  const log: PublisherLog = { runs: 0, ms: 0, lastLog: '' };
+  const timeScale = options.timeScale ?? 200;
+  const log: PublisherLog = { runs: 0, ms: 0, lastLog: '', sandboxes: 0 };
+  let warm: Promise<WarmHost> | undefined;
+  let stopped = 0;
+  const runHandler = async (request: unknown, runOptions: RunOptions): Promise<Invocation> => {
+    const perRun = { loseAnswer: runOptions.answerLost, remainingMs: runOptions.remainingMs };
+    if (options.cold) {
+      log.sandboxes += 1;
+      return invoke(fn, request, { endpoint: proxy.endpoint, timeScale, ...perRun });
+    }
+    warm ??= startWarmHost(fn, { endpoint: proxy.endpoint, timeScale });
+    const host = await warm;
+    const result = await host.invoke(request, perRun);
+    log.sandboxes = stopped + host.sandboxes;
+    return result;
+  };
   const run = async (event: CustomResourceEvent, runOptions: RunOptions): Promise<CfnResponse | undefined> => {
     if (!event.ServiceToken.includes(fn.logicalId)) {
       throw new Error(`${event.LogicalResourceId} is served by ${event.ServiceToken}, not by the packaged ${fn.logicalId}`);
@@ -58,12 +88,7 @@ export function packagedPublisher(options: PackagedPublisherOptions): RunPublica
     try {
       log.runs += 1;
       const started = Date.now();
-      const result = await invoke(fn, request, {
-        endpoint: proxy.endpoint,
-        loseAnswer: runOptions.answerLost,
-        remainingMs: runOptions.remainingMs,
-        timeScale: options.timeScale ?? 200,
-      });
+      const result = await runHandler(request, runOptions);
       log.ms += Date.now() - started;
       log.lastLog = `${result.stdout}\n${result.stderr}`.trim();
       if (runOptions.answerLost || result.response === undefined) {
@@ -74,5 +99,17 @@ export function packagedPublisher(options: PackagedPublisherOptions): RunPublica
       proxy.clear();
     }
   };
-  return Object.assign(run, { log });
+  const stop = async (): Promise<void> => {
+    const host = warm;
+    warm = undefined;
+    if (host) {
+      const started = await host.catch(() => undefined);
+      stopped += started?.sandboxes ?? 0;
+      await started?.stop();
+    }
+    if (process.env.REPLAY_STATS) {
+      process.stderr.write(`packaged publisher: ${log.runs} handler runs (${log.ms} ms) in ${log.sandboxes} sandboxes\n`);
+    }
+  };
+  return Object.assign(run, { log, stop });
 }
