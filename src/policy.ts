@@ -1,5 +1,5 @@
 import { Duration } from 'aws-cdk-lib';
-import { contentIdOf } from './core/policy-id';
+import { contentIdOf, reportedContentIdOf } from './core/policy-id';
 import { matchingMxPattern } from './core/policy-text';
 import { MtaStsMode } from './mode';
 import { normaliseHostname } from './private/hostname';
@@ -85,6 +85,15 @@ export class MtaStsPolicy {
    * @see https://www.rfc-editor.org/rfc/rfc8461#section-3.1
    */
   public readonly contentId: string;
+  /**
+   * The content id TLS-RPT reports of this policy carry in the collector's table
+   * (`policy_content_id`): the content id of the policy's lines sorted, so that it is the same
+   * whatever order a reporter lists the lines of its `policy-string` in. Compare it to tell
+   * which reports were made under this policy.
+   *
+   * @see https://www.rfc-editor.org/rfc/rfc8460#section-4.4
+   */
+  public readonly reportedContentId: string;
 
   /**
    * @param props the policy contents
@@ -98,6 +107,7 @@ export class MtaStsPolicy {
     this.maxAgeSeconds = analysis.maxAgeSeconds;
     this.text = renderPolicy(this.mode, this.mx, this.maxAgeSeconds);
     this.contentId = contentIdOf(this.text);
+    this.reportedContentId = reportedContentIdOf(this.text.split('\r\n'));
   }
 
   /**

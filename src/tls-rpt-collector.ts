@@ -1,24 +1,27 @@
-import { Duration, Lazy, Names, RemovalPolicy, Size, Stack, Token } from 'aws-cdk-lib';
+import { Annotations, Duration, Lazy, Names, RemovalPolicy, Size, Stack, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as glue from 'aws-cdk-lib/aws-glue';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as lambdaDestinations from 'aws-cdk-lib/aws-lambda-destinations';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as ses from 'aws-cdk-lib/aws-ses';
 import * as sesActions from 'aws-cdk-lib/aws-ses-actions';
 import * as sns from 'aws-cdk-lib/aws-sns';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { COLLECTOR_HTTPS_ENVIRONMENT, collectorEnvironment } from './core/collector-contract';
 import { STORAGE_PREFIXES, normaliseDomainName } from './core/tlsrpt-report';
 import { MtaStsMode } from './mode';
-import { collectorEnvironment } from './core/collector-contract';
 import { handlerBundleDir } from './private/bundles';
-import { addDomainWidgets, createDashboard, createEnforceAlarm } from './private/collector/monitoring';
+import { addDomainWidgets, createDashboard, createEnforceAlarm, createFailedEventsAlarm } from './private/collector/monitoring';
 import { suppressCollectorFindings } from './private/collector/nag';
 import { createQueryTable } from './private/collector/query-table';
+import { StoreRawMessage, receiptRuleArn, receiptRuleName } from './private/collector/receipt-rule';
 import { SES_RECEIVING_REGIONS, inboundSmtpHost } from './private/collector/regions';
-import { ReceiptRuleSetActivation } from './private/collector/rule-set-activation';
+import { ReceiptRuleSetActivation, claimRuleSetActivation, ruleSetActivator } from './private/collector/rule-set-activation';
 import { createCollectorBucket } from './private/collector/storage';
 import { throwIfProblems } from './private/problems';
 
@@ -66,6 +69,33 @@ export interface TlsRptCollectorProps {
   readonly httpsReception?: boolean;
 
   /**
+   * Count reports POSTed over HTTPS like DKIM-verified mail reports: in the metrics, the enforce
+   * alarms and the query table (the ready-to-enforce query). RFC 8460 defines no authentication for
+   * HTTPS reports, and the function URL is public, so anyone who finds it can add sessions and
+   * failures. Turn it on only when a sender you rely on reports over HTTPS alone; a report sent
+   * both ways is then counted twice.
+   *
+   * Either way, a POSTed report never displaces a mail report (its object name is its own) and a
+   * date range that cannot be a real report's is rejected.
+   *
+   * @default false - POSTed reports are stored under `https/`, apart and uncounted
+   * @see https://www.rfc-editor.org/rfc/rfc8460#section-5.4
+   */
+  readonly countHttpsReports?: boolean;
+
+  /**
+   * Reserved concurrency of the HTTPS function: how many POSTs it handles at once, which caps what
+   * anyone can make it do (and cost); further POSTs are answered 429 and senders retry later
+   * (RFC 8460 §5.5). Reserving takes it from the account's unreserved concurrency, which Lambda
+   * keeps at 100 or more: in an account whose concurrency quota is below 100 plus this number
+   * (new accounts may have 10), the deployment fails until the quota is raised.
+   *
+   * @default 2
+   * @see https://www.rfc-editor.org/rfc/rfc8460#section-5.5
+   */
+  readonly httpsReservedConcurrency?: number;
+
+  /**
    * The local part of the receiving address.
    *
    * @default 'reports'
@@ -87,7 +117,9 @@ export interface TlsRptCollectorProps {
    * SES allows one active rule set per region: pass it when the account already receives mail.
    *
    * @default - a new rule set, activated by a custom resource that fails the deployment when
-   * another rule set is active, and deactivates only its own on delete
+   * another rule set is active or becomes active while it activates (another deployment at the
+   * same time), and deactivates only its own on delete. One collector per account and region can
+   * do this; give the others its `receiptRuleSet`, and deploy them one at a time.
    */
   readonly receiptRuleSet?: ses.IReceiptRuleSet;
 
@@ -186,6 +218,10 @@ export interface TlsRptCollectorProps {
  * its DKIM records, the MX record to SES's inbound endpoint of the stack's region, and a receipt
  * rule that stores the raw message in a private bucket and then invokes the processing
  * function. Put `rua` first in the TLS-RPT record (some reporters only use the first URI).
+ * SES events that fail every attempt go to a queue with an alarm (`failedEventQueue`).
+ *
+ * Only one SES receipt rule set can be active per account and region: deploy collectors of one
+ * account and region one at a time, and let one create the rule set (`receiptRuleSet`).
  *
  * @example
  * declare const hostedZone: route53.IHostedZone;
@@ -219,10 +255,17 @@ export class TlsRptCollector extends Construct {
   /** The function behind `httpsRua`, when `httpsReception` is on. */
   public readonly httpsProcessor?: lambda.IFunction;
 
-  /** The bucket: `raw/`, `reports/`, `unconfigured/`, `quarantine/`, `rejected/`. */
+  /** The bucket: `raw/`, `reports/`, `unconfigured/`, `quarantine/`, `rejected/`, and `https/` with HTTPS reception. */
   public readonly bucket: s3.IBucket;
   /** The processing function. */
   public readonly processor: lambda.IFunction;
+  /**
+   * The processor's on-failure destination: SES events whose every attempt failed (the event and
+   * the error, kept 14 days). Encrypted (SQS-managed keys), TLS only.
+   */
+  public readonly failedEventQueue: sqs.IQueue;
+  /** The alarm on `failedEventQueue`: raised by one visible message, notifying `alarmTopic` if given. */
+  public readonly failedEventAlarm: cloudwatch.IAlarm;
   /** The SES domain identity of the receiving subdomain. */
   public readonly emailIdentity: ses.EmailIdentity;
   /** The MX record of the receiving subdomain. */
@@ -277,6 +320,10 @@ export class TlsRptCollector extends Construct {
     const setAside = wholeDays('setAsideRetention', props.setAsideRetention ?? Duration.days(90), problems);
     const maxMessageBytes = positiveBytes('maxMessageSize', props.maxMessageSize ?? Size.mebibytes(10), problems);
     const maxReportBytes = positiveBytes('maxReportSize', props.maxReportSize ?? Size.mebibytes(16), problems);
+    const httpsReservedConcurrency = props.httpsReservedConcurrency ?? 2;
+    if (!Token.isUnresolved(httpsReservedConcurrency) && !(Number.isInteger(httpsReservedConcurrency) && httpsReservedConcurrency >= 1)) {
+      problems.push(`\`httpsReservedConcurrency\` must be a whole number, at least 1, got: ${httpsReservedConcurrency}`);
+    }
     this.failureAlarmThreshold = props.failureAlarmThreshold ?? 1;
     if (!Token.isUnresolved(this.failureAlarmThreshold) && !(this.failureAlarmThreshold >= 1)) {
       problems.push(`\`failureAlarmThreshold\` must be at least 1, got: ${this.failureAlarmThreshold}`);
@@ -287,7 +334,22 @@ export class TlsRptCollector extends Construct {
     if (!Token.isUnresolved(this.databaseName) && !/^[a-z0-9_]{1,255}$/.test(this.databaseName)) {
       problems.push(`\`databaseName\` must be lower case letters, digits and underscores, got: "${this.databaseName}"`);
     }
+    const activating = props.receiptRuleSet ? undefined : ruleSetActivator(this);
+    if (activating !== undefined) {
+      problems.push(`\`receiptRuleSet\` must be given: ${activating} already creates and activates the receipt rule set of this account `
+        + 'and region, and only one can be active; pass its receiptRuleSet, got: none');
+    }
     throwIfProblems('TlsRptCollector', problems);
+    const countHttpsReports = props.countHttpsReports ?? false;
+    if (!props.httpsReception && (props.countHttpsReports !== undefined || props.httpsReservedConcurrency !== undefined)) {
+      Annotations.of(this).addWarningV2('cdk-mta-sts:httpsPropsWithoutReception',
+        '`countHttpsReports` and `httpsReservedConcurrency` do nothing without `httpsReception: true`');
+    }
+    if (props.httpsReception && countHttpsReports) {
+      Annotations.of(this).addWarningV2('cdk-mta-sts:countHttpsReports',
+        'Reports POSTed over HTTPS are counted (`countHttpsReports`): nothing authenticates them (RFC 8460 section 5.4), '
+        + 'so anyone who finds the function URL can add sessions and failures to the metrics, the alarms and the ready-to-enforce query.');
+    }
 
     this.address = `${localPart}@${this.receivingDomain}`;
     this.rua = `mailto:${this.address}`;
@@ -295,7 +357,9 @@ export class TlsRptCollector extends Construct {
     this.alarmTopic = props.alarmTopic;
 
     // Storage.
-    const bucket = createCollectorBucket(this, props.removalPolicy ?? RemovalPolicy.RETAIN, { rawMessages, reports, setAside });
+    const bucket = createCollectorBucket(this, props.removalPolicy ?? RemovalPolicy.RETAIN, {
+      rawMessages, reports, setAside, uncountedHttpsReports: props.httpsReception ? setAside : undefined,
+    });
     this.bucket = bucket;
 
     // Processing.
@@ -307,8 +371,11 @@ export class TlsRptCollector extends Construct {
       maxReportBytes: String(maxReportBytes),
     });
     const code = lambda.Code.fromAsset(handlerBundleDir('tlsrpt-collector/index'));
-    const createProcessor = (functionId: string, handler: string, description: string, writes: string[]): lambda.Function => {
+    const createProcessor = (
+      functionId: string, handler: string, description: string, writes: string[], more: Partial<lambda.FunctionProps> = {},
+    ): lambda.Function => {
       const fn = new lambda.Function(this, functionId, {
+        ...more,
         description,
         runtime: lambda.Runtime.NODEJS_22_X,
         architecture: lambda.Architecture.ARM_64,
@@ -321,22 +388,33 @@ export class TlsRptCollector extends Construct {
           retention: props.logRetention ?? logs.RetentionDays.ONE_YEAR,
           removalPolicy: RemovalPolicy.RETAIN,
         }),
-        environment,
+        environment: { ...environment, ...more.environment },
       });
       fn.addToRolePolicy(new iam.PolicyStatement({
         actions: ['s3:PutObject'],
-        resources: writes.map(prefix => bucket.arnForObjects(`${prefix}*`)),
+        resources: writes.map(pattern => bucket.arnForObjects(pattern)),
       }));
       return fn;
     };
+    const processorWrites = [STORAGE_PREFIXES.reports, STORAGE_PREFIXES.unconfigured, STORAGE_PREFIXES.quarantine, STORAGE_PREFIXES.rejected]
+      .map(prefix => `${prefix}*`);
     const processor = createProcessor('Processor', 'index.handler',
-      'Stores TLS-RPT reports received by SES and emits their metrics (cdk-mta-sts TlsRptCollector)',
-      [STORAGE_PREFIXES.reports, STORAGE_PREFIXES.unconfigured, STORAGE_PREFIXES.quarantine, STORAGE_PREFIXES.rejected]);
+      'Stores TLS-RPT reports received by SES and emits their metrics (cdk-mta-sts TlsRptCollector)', processorWrites);
     // Async invocations from SES: storage errors are retried; write-once keys make retries harmless.
-    processor.configureAsyncInvoke({ retryAttempts: 2 });
+    // An event that fails every attempt goes to a queue, with an alarm, instead of vanishing.
+    const failedEventQueue = new sqs.Queue(this, 'FailedEvents', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    processor.configureAsyncInvoke({ retryAttempts: 2, onFailure: new lambdaDestinations.SqsDestination(failedEventQueue) });
+    this.failedEventQueue = failedEventQueue;
+    this.failedEventAlarm = createFailedEventsAlarm(this, 'FailedEventsAlarm', failedEventQueue, props.alarmTopic);
+    // The raw messages it reads; and the objects it writes, so that a write whose answer was lost
+    // is recognised by reading back its own object (HEAD) and counted once.
     processor.addToRolePolicy(new iam.PolicyStatement({
       actions: ['s3:GetObject'],
-      resources: [bucket.arnForObjects(`${STORAGE_PREFIXES.raw}*`)],
+      resources: [`${STORAGE_PREFIXES.raw}*`, ...processorWrites].map(pattern => bucket.arnForObjects(pattern)),
     }));
     // Without ListBucket, S3 answers a missing raw message with 403, which the processor must treat as a
     // storage error (retried, then dropped); with it, 404, which it keeps under rejected/ with the reason.
@@ -344,10 +422,19 @@ export class TlsRptCollector extends Construct {
     this.processor = processor;
 
     if (props.httpsReception) {
+      // Only keys named `https-...` (the HTTPS key space): this function can never write a mail report's key.
       const httpsProcessor = createProcessor('HttpsProcessor', 'index.httpsHandler',
         'Stores TLS-RPT reports POSTed over HTTPS (RFC 8460 section 5.4) (cdk-mta-sts TlsRptCollector)',
-        [STORAGE_PREFIXES.reports, STORAGE_PREFIXES.unconfigured, STORAGE_PREFIXES.rejected]);
-      // RFC 8460 §5.4: reporters POST without credentials; only configured domains are counted.
+        httpsWrites(countHttpsReports), {
+          reservedConcurrentExecutions: httpsReservedConcurrency,
+          environment: { [COLLECTOR_HTTPS_ENVIRONMENT.countReports]: String(countHttpsReports) },
+        });
+      // A write whose answer was lost is recognised by reading back its own object (HEAD): the same keys only.
+      httpsProcessor.addToRolePolicy(new iam.PolicyStatement({
+        actions: ['s3:GetObject'],
+        resources: httpsWrites(countHttpsReports).map(pattern => bucket.arnForObjects(pattern)),
+      }));
+      // RFC 8460 §5.4: reporters POST without credentials; counted only with countHttpsReports.
       const url = httpsProcessor.addFunctionUrl({ authType: lambda.FunctionUrlAuthType.NONE });
       this.httpsProcessor = httpsProcessor;
       this.httpsRua = url.url;
@@ -363,17 +450,22 @@ export class TlsRptCollector extends Construct {
       values: [{ priority: 10, hostName: inboundSmtpHost(stack.region) }],
     });
     this.receiptRuleSet = props.receiptRuleSet ?? new ses.ReceiptRuleSet(this, 'RuleSet');
+    const ruleName = receiptRuleName(this);
     this.receiptRule = new ses.ReceiptRule(this, 'ReceiptRule', {
       ruleSet: this.receiptRuleSet,
+      receiptRuleName: ruleName,
       recipients: [this.address],
       // Spam and virus verdicts are recorded with quarantined and rejected messages.
       scanEnabled: true,
       actions: [
-        new sesActions.S3({ bucket, objectKeyPrefix: STORAGE_PREFIXES.raw }),
+        new StoreRawMessage(bucket, STORAGE_PREFIXES.raw, receiptRuleArn(this, this.receiptRuleSet.receiptRuleSetName, ruleName)),
         new sesActions.Lambda({ function: processor, invocationType: sesActions.LambdaInvocationType.EVENT }),
       ],
     });
+    // SES checks that it may write to the bucket when the rule is created.
+    this.receiptRule.node.addDependency(bucket.policy!);
     if (!props.receiptRuleSet) {
+      claimRuleSetActivation(this);
       const activation = new ReceiptRuleSetActivation(this, 'RuleSetActivation', this.receiptRuleSet, this.node.path);
       // Mail is accepted only once the rule (and the identity) exist.
       activation.node.addDependency(this.receiptRule, this.emailIdentity, this.mxRecord);
@@ -385,12 +477,13 @@ export class TlsRptCollector extends Construct {
     this.table = query.table;
 
     // Monitoring.
-    this.dashboard = createDashboard(this, this.metricNamespace, this.databaseName, this.tableName);
+    const countsHttpsReports = Boolean(props.httpsReception) && countHttpsReports;
+    this.dashboard = createDashboard(this, this.metricNamespace, this.databaseName, this.tableName, countsHttpsReports);
 
     for (const domain of props.policyDomains ?? []) {
       this.addPolicyDomain(domain.domainName, domain.mode);
     }
-    suppressCollectorFindings(this, bucket.node.defaultChild as s3.CfnBucket);
+    suppressCollectorFindings(this, bucket.node.defaultChild as s3.CfnBucket, httpsWrites(countHttpsReports));
   }
 
   /** The configured policy domains, sorted. */
@@ -452,6 +545,17 @@ class SubdomainIdentity extends ses.Identity {
     // EasyDkim only reads the zone id; a public zone is required to receive mail anyway.
     this.hostedZone = zone as route53.IPublicHostedZone;
   }
+}
+
+/**
+ * What the HTTPS function may write: `https-...` objects only, under `https/` (uncounted), or under
+ * `reports/` and `unconfigured/` when HTTPS reports count; and notes of rejected POSTs.
+ */
+function httpsWrites(countReports: boolean): string[] {
+  const own = (prefix: string) => `${prefix}*/https-*`;
+  return countReports
+    ? [own(STORAGE_PREFIXES.reports), own(STORAGE_PREFIXES.unconfigured), own(STORAGE_PREFIXES.rejected)]
+    : [own(STORAGE_PREFIXES.https), own(STORAGE_PREFIXES.rejected)];
 }
 
 function wholeDays(prop: string, duration: Duration, problems: string[]): Duration {

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Duration } from 'aws-cdk-lib';
 import { MtaStsMode, MtaStsPolicy } from '../src';
+import { reportedContentIdOf } from '../src/core/policy-id';
 
 const CRLF = '\r\n';
 
@@ -86,6 +87,26 @@ describe('MtaStsPolicy contentId', () => {
     const after = new MtaStsPolicy({ ...base, ...change });
     expect(after.text).not.toBe(before.text);
     expect(after.contentId).not.toBe(before.contentId);
+  });
+});
+
+describe('MtaStsPolicy reportedContentId', () => {
+  test('is the content id of the policy lines sorted: the same for every order a reporter lists them in', () => {
+    // GIVEN
+    const policy = new MtaStsPolicy({ mode: MtaStsMode.ENFORCE, mx: ['mx1.example.com', '*.mail.example.com'], maxAge: Duration.days(14) });
+    const sorted = 'max_age: 1209600\r\nmode: enforce\r\nmx: *.mail.example.com\r\nmx: mx1.example.com\r\nversion: STSv1\r\n';
+
+    // THEN: Google lists max_age before the mx lines, Microsoft after; both give this id
+    expect(policy.reportedContentId).toBe(createHash('sha256').update(sorted, 'utf8').digest('hex').slice(0, 16));
+    expect(reportedContentIdOf(['version: STSv1', 'mode: enforce', 'max_age: 1209600', 'mx: mx1.example.com', 'mx: *.mail.example.com'])).toBe(policy.reportedContentId);
+    expect(reportedContentIdOf(['version: STSv1', 'mode: enforce', 'mx: *.mail.example.com', 'mx: mx1.example.com', 'max_age: 1209600'])).toBe(policy.reportedContentId);
+    expect(policy.reportedContentId).not.toBe(policy.contentId);
+  });
+
+  test('changes when the policy changes', () => {
+    const testing = new MtaStsPolicy({ mx: ['mx.example.com'] });
+    const enforce = new MtaStsPolicy({ mode: MtaStsMode.ENFORCE, mx: ['mx.example.com'] });
+    expect(enforce.reportedContentId).not.toBe(testing.reportedContentId);
   });
 });
 

@@ -83,6 +83,35 @@ describe('reception', () => {
     t.hasResourceProperties('AWS::Lambda::Function', { Runtime: 'nodejs22.x', Handler: '__entrypoint__.handler' });
   });
 
+  test('fails when a second collector of the app would create and activate a rule set in the same account and region', () => {
+    // GIVEN
+    const { app, stack, hostedZone } = exampleStack('eu-west-1');
+    new TlsRptCollector(stack, 'Collector', { hostedZone });
+    const other = new Stack(app, 'Other', { env: { account: '111111111111', region: 'eu-west-1' } });
+    const zone = route53.HostedZone.fromHostedZoneAttributes(other, 'Zone', { hostedZoneId: 'Z0123456789ABCDEFGHIJ', zoneName: 'example.com' });
+    // WHEN / THEN
+    expect(() => new TlsRptCollector(other, 'Collector', { hostedZone: zone, receivingDomain: 'tlsrpt2.example.com' })).toThrow(
+      'Invalid TlsRptCollector (1 problem):\n  - `receiptRuleSet` must be given: Stack/Collector already creates and activates the receipt rule set '
+      + 'of this account and region, and only one can be active; pass its receiptRuleSet, got: none');
+  });
+
+  test('a second collector may add its rule to the first one\'s rule set, or create its own in another region', () => {
+    // GIVEN
+    const { app, stack, hostedZone } = exampleStack('eu-west-1');
+    const first = new TlsRptCollector(stack, 'Collector', { hostedZone });
+    // WHEN
+    new TlsRptCollector(stack, 'Second', { hostedZone, receivingDomain: 'tlsrpt2.example.com', receiptRuleSet: first.receiptRuleSet });
+    const elsewhere = new Stack(app, 'Elsewhere', { env: { account: '111111111111', region: 'us-east-1' } });
+    const zone = route53.HostedZone.fromHostedZoneAttributes(elsewhere, 'Zone', { hostedZoneId: 'Z0123456789ABCDEFGHIJ', zoneName: 'example.com' });
+    new TlsRptCollector(elsewhere, 'Collector', { hostedZone: zone, receivingDomain: 'tlsrpt3.example.com' });
+    // THEN
+    const t = Template.fromStack(stack);
+    t.resourceCountIs('AWS::SES::ReceiptRuleSet', 1);
+    t.resourceCountIs('AWS::SES::ReceiptRule', 2);
+    t.resourceCountIs('Custom::TlsRptReceiptRuleSetActivation', 1);
+    Template.fromStack(elsewhere).resourceCountIs('Custom::TlsRptReceiptRuleSetActivation', 1);
+  });
+
   test('adds its rule to a given active rule set, and neither creates nor activates one', () => {
     const { stack, hostedZone } = exampleStack('us-east-1');
     new TlsRptCollector(stack, 'Collector', {
@@ -116,7 +145,11 @@ describe('HTTPS reception', () => {
     });
     expect(stack.resolve(collector.httpsRua)).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^CollectorHttpsProcessorFunctionUrl/), 'FunctionUrl'] });
     const policy = Object.entries(t.findResources('AWS::IAM::Policy')).find(([id]) => id.startsWith('CollectorHttpsProcessor'))![1];
-    expect(policy.Properties.PolicyDocument.Statement).toEqual([expect.objectContaining({ Action: 's3:PutObject' })]);
+    const statements = policy.Properties.PolicyDocument.Statement;
+    expect(statements.map((statement: { Action: string }) => statement.Action)).toEqual(['s3:PutObject', 's3:GetObject']);
+    // It reads back only the https- objects it writes (to recognise its own write after a lost answer), never raw/.
+    expect(statements[1].Resource).toEqual(statements[0].Resource);
+    expect(JSON.stringify(statements)).not.toContain('/raw/');
   });
 });
 
@@ -215,13 +248,14 @@ describe('storage and processing', () => {
     expect(collector.policyDomainNames).toEqual(['eu.example.com', 'example.com']);
   });
 
-  test('the processor may read raw messages and write only under its own prefixes', () => {
+  test('the processor may read raw messages and its own writes, and write only under its own prefixes', () => {
     const statements = Object.values(collectorStack().template().findResources('AWS::IAM::Policy'))
       .flatMap(policy => policy.Properties.PolicyDocument.Statement);
     const arnSuffixes = (action: string) => statements.filter(statement => statement.Action === action)
       .flatMap(statement => [statement.Resource].flat())
       .map(resource => resource['Fn::Join'][1][1]);
-    expect(arnSuffixes('s3:GetObject')).toEqual(['/raw/*']);
+    // Reading its own writes back tells a write whose answer was lost from one made earlier.
+    expect(arnSuffixes('s3:GetObject')).toEqual(['/raw/*', '/reports/*', '/unconfigured/*', '/quarantine/*', '/rejected/*']);
     expect(arnSuffixes('s3:PutObject')).toEqual(['/reports/*', '/unconfigured/*', '/quarantine/*', '/rejected/*']);
     // Listing lets a missing raw message be told from a denied one (404, not 403).
     expect(statements.filter(statement => statement.Action === 's3:ListBucket').map(statement => statement.Resource))
@@ -245,7 +279,7 @@ describe('policy domains, metrics and alarms', () => {
     withTopic.addPolicyDomain('example.com', MtaStsMode.ENFORCE);
     // THEN
     const t = template();
-    t.resourceCountIs('AWS::CloudWatch::Alarm', 1);
+    t.resourcePropertiesCountIs('AWS::CloudWatch::Alarm', { Namespace: 'TlsRpt' }, 1);
     t.hasResourceProperties('AWS::CloudWatch::Alarm', {
       Namespace: 'TlsRpt',
       MetricName: 'FailedSessions',
@@ -258,7 +292,7 @@ describe('policy domains, metrics and alarms', () => {
     });
     expect(collector.enforceAlarm('eu.example.com')).toBeDefined();
     expect(collector.enforceAlarm('example.com')).toBeUndefined();
-    templateWithTopic().hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmActions: ['arn:aws:sns:eu-west-1:111111111111:alerts'] });
+    templateWithTopic().hasResourceProperties('AWS::CloudWatch::Alarm', { Namespace: 'TlsRpt', AlarmActions: ['arn:aws:sns:eu-west-1:111111111111:alerts'] });
   });
 
   test('the dashboard shows every domain and the query table enumerates them, including domains added later', () => {
@@ -298,7 +332,7 @@ describe('policy domains, metrics and alarms', () => {
     const { collector, template } = collectorStack();
     collector.addPolicyDomain('example.com', MtaStsMode.ENFORCE);
     collector.addPolicyDomain('EXAMPLE.com.', MtaStsMode.ENFORCE);
-    template().resourceCountIs('AWS::CloudWatch::Alarm', 1);
+    template().resourcePropertiesCountIs('AWS::CloudWatch::Alarm', { Namespace: 'TlsRpt' }, 1);
   });
 
   test('fails when a domain is added again with another mode', () => {
@@ -324,6 +358,236 @@ describe('policy domains, metrics and alarms', () => {
       .toThrow('`domainName` must be a literal domain name (it names the collector\'s metrics, alarms and partitions), got: "not a domain"');
     expect(() => collector.addPolicyDomain(Lazy.string({ produce: () => 'example.com' }), MtaStsMode.TESTING)).toThrow(/got: an unresolved token/);
   });
+});
+
+/** The one resource of a type, with its logical id. */
+function only(t: Template, type: string): { id: string; resource: any } {
+  const found = Object.entries(t.findResources(type));
+  expect(found).toHaveLength(1);
+  return { id: found[0][0], resource: found[0][1] };
+}
+
+/** The object ARN patterns (after the bucket ARN) a function's S3 PutObject statement allows. */
+function putObjectPatterns(t: Template, functionPrefix: string): string[] {
+  const policy = Object.entries(t.findResources('AWS::IAM::Policy')).find(([id]) => id.startsWith(`${functionPrefix}ServiceRole`))![1];
+  return policy.Properties.PolicyDocument.Statement
+    .filter((statement: { Action: string }) => statement.Action === 's3:PutObject')
+    .flatMap((statement: { Resource: unknown }) => [statement.Resource].flat())
+    .map((resource: any) => resource['Fn::Join'][1][1]);
+}
+
+describe('the receipt rule\'s bucket grant', () => {
+  /** The SES statement of the collector bucket's policy. */
+  function sesStatements(t: Template): any[] {
+    return only(t, 'AWS::S3::BucketPolicy').resource.Properties.PolicyDocument.Statement
+      .filter((statement: { Principal?: { Service?: string } }) => statement.Principal?.Service === 'ses.amazonaws.com');
+  }
+
+  test('lets SES store raw messages only for this account and this receipt rule (aws:SourceAccount and aws:SourceArn, not aws:Referer)', () => {
+    // GIVEN
+    const { template } = collectorStack('eu-west-1');
+    // WHEN
+    const t = template();
+    // THEN
+    const bucket = only(t, 'AWS::S3::Bucket').id;
+    const ruleSet = only(t, 'AWS::SES::ReceiptRuleSet').id;
+    const rule = only(t, 'AWS::SES::ReceiptRule');
+    expect(rule.resource.Properties.Rule.Name).toBe('Stack-Collector-DB17FC34');
+    expect(sesStatements(t)).toEqual([{
+      Sid: 'AllowSesReceiptRuleToStoreRawMessages',
+      Effect: 'Allow',
+      Principal: { Service: 'ses.amazonaws.com' },
+      Action: 's3:PutObject',
+      Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucket, 'Arn'] }, '/raw/*']] },
+      Condition: {
+        StringEquals: {
+          'aws:SourceAccount': { Ref: 'AWS::AccountId' },
+          'aws:SourceArn': {
+            'Fn::Join': ['', [
+              'arn:', { Ref: 'AWS::Partition' }, ':ses:eu-west-1:111111111111:receipt-rule-set/', { Ref: ruleSet },
+              ':receipt-rule/Stack-Collector-DB17FC34',
+            ]],
+          },
+        },
+      },
+    }]);
+    expect(JSON.stringify(t.toJSON())).not.toContain('aws:Referer');
+    // SES checks its permission when the rule is created: the rule waits for the policy.
+    expect(rule.resource.DependsOn).toEqual(expect.arrayContaining([only(t, 'AWS::S3::BucketPolicy').id]));
+  });
+
+  test('names a given rule set in the grant', () => {
+    // GIVEN
+    const { stack, hostedZone } = exampleStack('us-east-1');
+    // WHEN
+    new TlsRptCollector(stack, 'Collector', {
+      hostedZone,
+      receiptRuleSet: ses.ReceiptRuleSet.fromReceiptRuleSetName(stack, 'Active', 'company-inbound'),
+    });
+    // THEN
+    const t = Template.fromStack(stack);
+    expect(sesStatements(t)[0].Condition.StringEquals['aws:SourceArn']).toEqual({
+      'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':ses:us-east-1:111111111111:receipt-rule-set/company-inbound:receipt-rule/Stack-Collector-DB17FC34']],
+    });
+    t.hasResourceProperties('AWS::SES::ReceiptRule', { RuleSetName: 'company-inbound', Rule: Match.objectLike({ Name: 'Stack-Collector-DB17FC34' }) });
+  });
+});
+
+describe('events that fail every attempt', () => {
+  test('go to an encrypted, TLS-only queue that keeps them 14 days: the processor\'s on-failure destination', () => {
+    // GIVEN
+    const { stack, collector, template } = collectorStack();
+    // WHEN
+    const t = template();
+    // THEN
+    const queue = only(t, 'AWS::SQS::Queue');
+    expect(queue.resource).toEqual({
+      Type: 'AWS::SQS::Queue',
+      Properties: { MessageRetentionPeriod: 1209600, SqsManagedSseEnabled: true },
+      UpdateReplacePolicy: 'Delete',
+      DeletionPolicy: 'Delete',
+      Metadata: expect.anything(),
+    });
+    expect(stack.resolve(collector.failedEventQueue.queueArn)).toEqual({ 'Fn::GetAtt': [queue.id, 'Arn'] });
+    t.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: { Ref: Match.stringLikeRegexp('^CollectorProcessor') },
+      Qualifier: '$LATEST',
+      MaximumRetryAttempts: 2,
+      DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [queue.id, 'Arn'] } } },
+    });
+    t.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      Queues: [{ Ref: queue.id }],
+      PolicyDocument: {
+        Statement: [{
+          Action: 'sqs:*',
+          Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+          Effect: 'Deny',
+          Principal: { AWS: '*' },
+          Resource: { 'Fn::GetAtt': [queue.id, 'Arn'] },
+        }],
+        Version: '2012-10-17',
+      },
+    });
+    // The processor may send to it (and to nothing else).
+    const processorPolicy = Object.entries(t.findResources('AWS::IAM::Policy')).find(([id]) => id.startsWith('CollectorProcessorServiceRole'))![1];
+    expect(processorPolicy.Properties.PolicyDocument.Statement.filter((statement: { Action: unknown }) => JSON.stringify(statement.Action).includes('sqs:')))
+      .toEqual([{ Action: ['sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'], Effect: 'Allow', Resource: { 'Fn::GetAtt': [queue.id, 'Arn'] } }]);
+  });
+
+  test('raise an alarm as soon as one is in the queue, notifying the alarm topic', () => {
+    // GIVEN
+    const { stack, hostedZone } = exampleStack('eu-west-1');
+    const alarmTopic = sns.Topic.fromTopicArn(stack, 'Topic', 'arn:aws:sns:eu-west-1:111111111111:alerts');
+    // WHEN
+    const collector = new TlsRptCollector(stack, 'Collector', { hostedZone, alarmTopic });
+    // THEN
+    const t = Template.fromStack(stack);
+    const queue = only(t, 'AWS::SQS::Queue').id;
+    const alarms = Object.entries(t.findResources('AWS::CloudWatch::Alarm'));
+    expect(alarms).toHaveLength(1);
+    expect(stack.resolve(collector.failedEventAlarm.alarmArn)).toEqual({ 'Fn::GetAtt': [alarms[0][0], 'Arn'] });
+    expect(alarms[0][1].Properties).toEqual({
+      AlarmDescription: 'The TLS-RPT collector processor failed every attempt at an SES event: the message it names was not '
+        + 'stored or counted. The event and the error are in the failed-events queue; the raw message is under raw/.',
+      Namespace: 'AWS/SQS',
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [queue, 'QueueName'] } }],
+      Statistic: 'Maximum',
+      Period: 300,
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+      EvaluationPeriods: 1,
+      TreatMissingData: 'notBreaching',
+      AlarmActions: ['arn:aws:sns:eu-west-1:111111111111:alerts'],
+    });
+  });
+
+  test('raise an alarm without actions when there is no alarm topic', () => {
+    const alarm = Object.values(collectorStack().template().findResources('AWS::CloudWatch::Alarm'))[0];
+    expect(alarm.Properties.MetricName).toBe('ApproximateNumberOfMessagesVisible');
+    expect(alarm.Properties.AlarmActions).toBeUndefined();
+  });
+});
+
+describe('HTTPS reception, which nothing authenticates', () => {
+  test('by default, its function may write only https- objects, under https/ (kept 90 days, uncounted) and rejected/', () => {
+    // GIVEN
+    const { template } = collectorStack('eu-west-1', { httpsReception: true });
+    // WHEN
+    const t = template();
+    // THEN a POST can never take a mail report's key, nor reach the query table over reports/
+    expect(putObjectPatterns(t, 'CollectorHttpsProcessor')).toEqual(['/https/*/https-*', '/rejected/*/https-*']);
+    t.hasResourceProperties('AWS::Lambda::Function', {
+      Handler: 'index.httpsHandler',
+      Environment: { Variables: Match.objectLike({ TLSRPT_COUNT_HTTPS_REPORTS: 'false' }) },
+    });
+    const rules = only(t, 'AWS::S3::Bucket').resource.Properties.LifecycleConfiguration.Rules;
+    expect(rules).toContainEqual({ Id: 'HttpsReports', Prefix: 'https/', ExpirationInDays: 90, Status: 'Enabled' });
+  });
+
+  test('its function has 2 reserved concurrent executions, or httpsReservedConcurrency', () => {
+    collectorStack('eu-west-1', { httpsReception: true }).template()
+      .hasResourceProperties('AWS::Lambda::Function', { Handler: 'index.httpsHandler', ReservedConcurrentExecutions: 2 });
+    collectorStack('eu-west-1', { httpsReception: true, httpsReservedConcurrency: 5 }).template()
+      .hasResourceProperties('AWS::Lambda::Function', { Handler: 'index.httpsHandler', ReservedConcurrentExecutions: 5 });
+    // The SES processor has none: SES's own rate is its limit.
+    collectorStack('eu-west-1', { httpsReception: true }).template()
+      .hasResourceProperties('AWS::Lambda::Function', { Handler: 'index.handler', ReservedConcurrentExecutions: Match.absent() });
+  });
+
+  test('with countHttpsReports, its function writes https- objects beside mail reports, and a warning says why that is risky', () => {
+    // GIVEN
+    const { stack, template } = collectorStack('eu-west-1', { httpsReception: true, countHttpsReports: true });
+    // WHEN
+    const t = template();
+    // THEN
+    expect(putObjectPatterns(t, 'CollectorHttpsProcessor')).toEqual(['/reports/*/https-*', '/unconfigured/*/https-*', '/rejected/*/https-*']);
+    t.hasResourceProperties('AWS::Lambda::Function', {
+      Handler: 'index.httpsHandler',
+      Environment: { Variables: Match.objectLike({ TLSRPT_COUNT_HTTPS_REPORTS: 'true' }) },
+    });
+    Annotations.fromStack(stack).hasWarning('/Stack/Collector', Match.stringLikeRegexp(
+      '^Reports POSTed over HTTPS are counted \\(`countHttpsReports`\\): nothing authenticates them \\(RFC 8460 section 5.4\\).*\\[ack: cdk-mta-sts:countHttpsReports\\]$'));
+    const body = JSON.stringify(only(t, 'AWS::CloudWatch::Dashboard').resource.Properties.DashboardBody);
+    expect(body).toContain('and reports POSTed over HTTPS (`countHttpsReports`: they are not authenticated).');
+  });
+
+  test('does not warn by default, and the dashboard says only DKIM-signed reports count', () => {
+    const { stack, template } = collectorStack('eu-west-1', { httpsReception: true });
+    const body = JSON.stringify(only(template(), 'AWS::CloudWatch::Dashboard').resource.Properties.DashboardBody);
+    expect(body).toContain('Only DKIM-signed reports for configured domains count.');
+    expect(Annotations.fromStack(stack).findWarning('*', Match.anyValue())).toEqual([]);
+  });
+
+  test('warns that countHttpsReports and httpsReservedConcurrency do nothing without httpsReception', () => {
+    const { stack } = collectorStack('eu-west-1', { countHttpsReports: true, httpsReservedConcurrency: 3 });
+    Annotations.fromStack(stack).hasWarning('/Stack/Collector', Match.stringLikeRegexp(
+      '^`countHttpsReports` and `httpsReservedConcurrency` do nothing without `httpsReception: true` \\[ack: cdk-mta-sts:httpsPropsWithoutReception\\]$'));
+  });
+
+  test.each([[0], [1.5], [-1]])('fails when httpsReservedConcurrency is %p', (httpsReservedConcurrency) => {
+    expect(() => collectorStack('eu-west-1', { httpsReception: true, httpsReservedConcurrency })).toThrow(
+      `Invalid TlsRptCollector (1 problem):\n  - \`httpsReservedConcurrency\` must be a whole number, at least 1, got: ${httpsReservedConcurrency}`);
+  });
+});
+
+test('the query table depends on its database through no deprecated aws-cdk-lib API', () => {
+  // GIVEN deprecated APIs throw instead of printing "... is deprecated" (jsii's JSII_DEPRECATED)
+  const before = process.env.JSII_DEPRECATED;
+  process.env.JSII_DEPRECATED = 'fail';
+  try {
+    // WHEN
+    const { template } = collectorStack('eu-west-1', { httpsReception: true, policyDomains: [{ domainName: 'example.com', mode: MtaStsMode.ENFORCE }] });
+    // THEN
+    const t = template();
+    expect(only(t, 'AWS::Glue::Table').resource.DependsOn).toEqual([only(t, 'AWS::Glue::Database').id]);
+  } finally {
+    if (before === undefined) {
+      delete process.env.JSII_DEPRECATED;
+    } else {
+      process.env.JSII_DEPRECATED = before;
+    }
+  }
 });
 
 test('fails when several props are invalid, listing every problem at once', () => {
@@ -392,6 +656,7 @@ nag2Test('cdk-nag AwsSolutions finds nothing unsuppressed in the collector', () 
     'Stack/Collector/Processor/ServiceRole/Resource: AwsSolutions-IAM4',
     'Stack/Collector/Processor/ServiceRole/DefaultPolicy/Resource: AwsSolutions-IAM5',
     'Stack/Collector/Processor/Resource: AwsSolutions-L1',
+    'Stack/Collector/FailedEvents/Resource: AwsSolutions-SQS3',
     'Stack/Collector/HttpsProcessor/ServiceRole/Resource: AwsSolutions-IAM4',
     'Stack/Collector/HttpsProcessor/ServiceRole/DefaultPolicy/Resource: AwsSolutions-IAM5',
     'Stack/Collector/HttpsProcessor/Resource: AwsSolutions-L1',

@@ -1,25 +1,66 @@
 import { randomBytes } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
+import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { DUMMY_CREDENTIALS, Moto, startMoto } from './support/moto';
 import {
   googleReport, gzipReportMessage, htmlMessage, mailRuReport, microsoftReport, reportFilename, reportMessage,
   rfcExampleReport, sesEvent,
 } from './support/tlsrpt-messages';
-import { LoopbackS3 } from './support/tlsrpt-s3';
-import { CollectorConfig, handleSesEvent, MessageResult, SesReceiptEvent } from '../src/handlers/tlsrpt-collector/process';
+import {
+  CollectorConfig, handleSesEvent, MessageResult, SesReceiptEvent, WRITE_ID_METADATA, putOnce, readMessage,
+} from '../src/handlers/tlsrpt-collector/process';
 
-// Every test runs the handler against a real S3-compatible server (s3rver) on loopback: the
-// raw message is put where the receipt rule's S3 action stores it (raw/<message id>), and what
-// the handler wrote is read back from the server. No AWS account, no S3 mock.
+// The handler's logic, called directly (unit tests) against moto's S3 on loopback, which enforces
+// conditional writes as S3 does: the raw message is put where the receipt rule's S3 action stores
+// it (raw/<message id>), and what the handler wrote is read back. The packaged function, with
+// SES events as SES sends them, is run by collector-reports.test.ts and packaged-collector.test.ts.
 
 const NAMESPACE = 'TlsRpt/Test';
 const MiB = 1024 * 1024;
 
-let server: LoopbackS3;
+/** The collector bucket in moto. */
+class Bucket {
+  public readonly bucket = 'tlsrpt-collector';
+  public readonly s3: S3Client;
+  constructor(endpoint: string) {
+    this.s3 = new S3Client({ endpoint, region: 'us-east-1', credentials: DUMMY_CREDENTIALS, forcePathStyle: true });
+  }
+  public async create(): Promise<void> {
+    await this.s3.send(new CreateBucketCommand({ Bucket: this.bucket }));
+  }
+  /** Stores a raw message where the receipt rule's S3 action puts it (`raw/<message id>`). */
+  public async putRaw(messageId: string, raw: Buffer | string): Promise<void> {
+    await this.s3.send(new PutObjectCommand({ Bucket: this.bucket, Key: `raw/${messageId}`, Body: raw }));
+  }
+  /** Every key in the bucket, sorted. */
+  public async keys(): Promise<string[]> {
+    const keys: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.s3.send(new ListObjectsV2Command({ Bucket: this.bucket, ContinuationToken: token }));
+      keys.push(...(page.Contents ?? []).map(object => object.Key!));
+      token = page.NextContinuationToken;
+    } while (token);
+    return keys.sort();
+  }
+  public async text(key: string): Promise<string> {
+    return (await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }))).Body!.transformToString();
+  }
+  public async json<T = any>(key: string): Promise<T> {
+    return JSON.parse(await this.text(key));
+  }
+}
+
+let moto: Moto;
+let server: Bucket;
 beforeAll(async () => {
-  server = await LoopbackS3.start();
+  moto = await startMoto();
+  server = new Bucket(moto.endpoint);
+  await server.create();
 });
 afterAll(async () => {
-  await server?.stop();
+  server?.s3.destroy();
+  await moto?.stop();
 });
 
 let counter = 0;
@@ -218,11 +259,13 @@ describe('storing valid reports', () => {
         expect.objectContaining({ result_type: 'certificate-host-mismatch', receiving_mx_hostname: 'mx1.example.com', failed_session_count: 2 }),
       ],
     });
-    expect(stored.notes).toEqual(['contact-info missing', 'failure-details add up to 5, summary says 2']);
+    expect(stored.notes).toEqual(['contact-info missing', 'failure-details add up to 5, more than the summary\'s 2: '
+      + 'failed sessions by result type counted as certificate-host-mismatch 1, sts-webpki-invalid 1']);
+    // The summary counts; by result type, the details are scaled down to it (largest remainder).
     expect(metricValues(result)).toMatchObject({
       'FailedSessions{PolicyDomain=example.com}': 2,
-      'FailedSessions{PolicyDomain=example.com,ResultType=sts-webpki-invalid}': 3,
-      'FailedSessions{PolicyDomain=example.com,ResultType=certificate-host-mismatch}': 2,
+      'FailedSessions{PolicyDomain=example.com,ResultType=sts-webpki-invalid}': 1,
+      'FailedSessions{PolicyDomain=example.com,ResultType=certificate-host-mismatch}': 1,
     });
   });
 
@@ -245,14 +288,14 @@ describe('storing valid reports', () => {
     expect(result.written).toEqual([expect.stringMatching(REPORT_KEY)]);
   });
 
-  test('a report delivered twice is stored and counted once', async () => {
+  test('a report delivered twice is stored and counted once, and its second message is not counted', async () => {
     const report = { ...googleReport(), 'report-id': 'delivered-twice' };
     const once = await deliver(gzipReportMessage(report));
     const again = await deliver(gzipReportMessage(report));
     expect(once.written).toEqual([expect.stringMatching(REPORT_KEY)]);
     expect(again.written).toEqual([]);
     expect(again.results[0]).toMatchObject({ outcome: 'accepted', written: [], duplicates: once.written });
-    expect(metricValues(again)).toEqual({ 'Reports{Outcome=duplicate}': 1, 'Messages{Outcome=accepted}': 1 });
+    expect(metricValues(again)).toEqual({ 'Reports{Outcome=duplicate}': 1 });
     // The stored object is the first delivery's.
     expect((await server.json(once.written[0])).message_id).toBe(once.results[0].messageId);
   });
@@ -358,4 +401,91 @@ test('a storage error is thrown so that Lambda retries, and the retry stores the
   const retried = await handle(sesEvent(messageId));
   // THEN
   expect(retried.written).toEqual([expect.stringMatching(REPORT_KEY)]);
+});
+
+describe('reading and writing, unit by unit', () => {
+  const config = { policyDomains: new Set(['example.com']), maxReportBytes: 4 * MiB };
+
+  test('an exception no check foresaw while reading a message becomes an `unreadable-report` rejection, never a crash', () => {
+    // GIVEN a configuration whose domain lookup throws (standing in for any defect)
+    const broken = { ...config, policyDomains: { has: () => { throw new RangeError('Maximum call stack size exceeded'); } } as unknown as Set<string> };
+    // WHEN / THEN
+    expect(() => readMessage(gzipReportMessage(googleReport()), broken)).toThrow(expect.objectContaining({
+      reason: 'unreadable-report',
+      message: 'the report could not be read: RangeError: Maximum call stack size exceeded',
+    }));
+    expect(readMessage(gzipReportMessage(googleReport()), config).report.policies).toHaveLength(1);
+  });
+
+  /** An S3 client that answers each PutObject/HeadObject with the next scripted answer. */
+  function scripted(answers: Array<'ok' | 409 | 412 | { status: 412; attempts: number } | { head: string | 403 }>) {
+    const sent: string[] = [];
+    const s3 = {
+      send: async (command: any) => {
+        const name = command.constructor.name;
+        const answer = answers.shift();
+        sent.push(`${name} ${JSON.stringify(answer)}`);
+        if (answer === 'ok') {
+          return {};
+        }
+        if (typeof answer === 'object' && 'head' in answer) {
+          if (answer.head === 403) {
+            throw Object.assign(new Error('Forbidden'), { name: 'Forbidden', $metadata: { httpStatusCode: 403, attempts: 1 } });
+          }
+          return { Metadata: { [WRITE_ID_METADATA]: answer.head === 'ours' ? writeIds.at(-1) : answer.head } };
+        }
+        if (name === 'PutObjectCommand') {
+          writeIds.push(command.input.Metadata[WRITE_ID_METADATA]);
+        }
+        const status = typeof answer === 'object' ? answer.status : answer;
+        const attempts = typeof answer === 'object' && 'attempts' in answer ? answer.attempts : 1;
+        throw Object.assign(new Error(`status ${status}`), {
+          name: status === 412 ? 'PreconditionFailed' : 'ConditionalRequestConflict', $metadata: { httpStatusCode: status, attempts },
+        });
+      },
+    };
+    const writeIds: string[] = [];
+    const lines: string[] = [];
+    const deps = { s3: s3 as any, config: { bucket: 'b' } as CollectorConfig, log: (line: string) => lines.push(line) };
+    return { deps, sent, writeIds, lines };
+  }
+
+  test('a 412 on the first attempt is a duplicate, without reading the object', async () => {
+    const { deps, sent } = scripted([412]);
+    await expect(putOnce(deps, 'reports/k.json', '{}', 'application/json')).resolves.toBe(false);
+    expect(sent).toEqual(['PutObjectCommand 412']);
+  });
+
+  test('a 412 after the SDK retried is ours when the stored object carries this write\'s id', async () => {
+    const { deps, sent } = scripted([{ status: 412, attempts: 2 }, { head: 'ours' }]);
+    await expect(putOnce(deps, 'reports/k.json', '{}', 'application/json')).resolves.toBe(true);
+    expect(sent).toEqual(['PutObjectCommand {"status":412,"attempts":2}', 'HeadObjectCommand {"head":"ours"}']);
+  });
+
+  test('a 412 after the SDK retried is another\'s when the write id differs, or cannot be read (with a warning)', async () => {
+    const other = scripted([{ status: 412, attempts: 3 }, { head: 'someone-else' }]);
+    await expect(putOnce(other.deps, 'reports/k.json', '{}', 'application/json')).resolves.toBe(false);
+    const denied = scripted([{ status: 412, attempts: 2 }, { head: 403 }]);
+    await expect(putOnce(denied.deps, 'reports/k.json', '{}', 'application/json')).resolves.toBe(false);
+    expect(denied.lines.map(line => JSON.parse(line))).toEqual([
+      { level: 'warn', reason: 'cannot-read-own-write', detail: 's3:GetObject on reports/k.json was denied', key: 'reports/k.json' },
+    ]);
+  });
+
+  test('a 409 (a concurrent conditional write of the key) is tried again with the same write id', async () => {
+    const { deps, sent, writeIds } = scripted([409, 409, 'ok']);
+    await expect(putOnce(deps, 'reports/k.json', '{}', 'application/json')).resolves.toBe(true);
+    expect(sent).toEqual(['PutObjectCommand 409', 'PutObjectCommand 409', 'PutObjectCommand "ok"']);
+    expect(new Set(writeIds).size).toBe(1);
+  });
+
+  test('a 409 then a 412 is checked against the write id: the conflicting write may have been ours', async () => {
+    const { deps } = scripted([409, 412, { head: 'ours' }]);
+    await expect(putOnce(deps, 'reports/k.json', '{}', 'application/json')).resolves.toBe(true);
+  });
+
+  test('fails when S3 keeps answering 409, so that Lambda retries', async () => {
+    const { deps } = scripted([409, 409, 409, 409]);
+    await expect(putOnce(deps, 'reports/k.json', '{}', 'application/json')).rejects.toMatchObject({ name: 'ConditionalRequestConflict' });
+  });
 });

@@ -1,5 +1,6 @@
+import { attachedReport, fixture } from './support/tlsrpt-messages';
 import { headerOf, parseMimeMessage } from '../src/handlers/tlsrpt-collector/mime';
-import { findReportPart } from '../src/handlers/tlsrpt-collector/report-part';
+import { decodeReport, findReportPart } from '../src/handlers/tlsrpt-collector/report-part';
 
 const message = (lines: string[]) => Buffer.from(lines.join('\r\n'), 'latin1');
 
@@ -76,5 +77,44 @@ describe('parseMimeMessage', () => {
     const parsed = parseMimeMessage(message(lines));
     expect(parsed.parts.map(part => part.mediaType)).toEqual(['multipart/mixed']);
     expect(() => findReportPart(parsed.parts)).toThrow(/no part is application\/tlsrpt\+gzip/);
+  });
+});
+
+describe('report messages of test/fixtures/tlsrpt (real and constructed)', () => {
+  const MAX_REPORT_BYTES = 1024 * 1024;
+  /** Each leaf part as [media type, file name, body bytes]. */
+  const partsOf = (name: string) => parseMimeMessage(fixture(name)).parts.map(part => [part.mediaType, part.filename ?? null, part.body.length]);
+
+  test('Google\'s message with the attachment name folded onto the next line (Content-Type name and Content-Disposition filename)', () => {
+    const raw = fixture('google-folded-filename.eml');
+    expect(raw.toString('latin1')).toMatch(/Content-Type: application\/tlsrpt\+gzip; \n\tname="google\.com!cardinalhealth\.ca!/);
+    expect(partsOf('google-folded-filename.eml')).toEqual([
+      ['text/plain', null, 141],
+      ['application/tlsrpt+gzip', 'google.com!cardinalhealth.ca!1725321600!1725407999!001.json.gz', 252],
+    ]);
+    const parsed = parseMimeMessage(raw);
+    expect(headerOf(parsed, 'TLS-Report-Domain')).toBe('cardinalhealth.ca');
+    expect(JSON.parse(decodeReport(findReportPart(parsed.parts), MAX_REPORT_BYTES))).toEqual(attachedReport(raw));
+  });
+
+  test('Mail.ru\'s message that ends with an opening boundary and no closing one still yields its report', () => {
+    const raw = fixture('mailru-no-closing-boundary.eml');
+    expect(raw.toString('latin1')).not.toMatch(/------=_NextPart_1739318741000000042--/);
+    expect(raw.toString('latin1').endsWith('------=_NextPart_1739318741000000042\r\n\r\n\r\n')).toBe(true);
+    expect(partsOf('mailru-no-closing-boundary.eml')).toEqual([
+      ['text/plain', null, 68],
+      ['application/tlsrpt+gzip', 'mail.ru!example.net!1739232000!1739318400!001.json.gz', 361],
+      // What follows the last opening boundary: an empty part.
+      ['text/plain', null, 2],
+    ]);
+    const parsed = parseMimeMessage(raw);
+    expect(JSON.parse(decodeReport(findReportPart(parsed.parts), MAX_REPORT_BYTES))).toEqual(attachedReport(raw));
+  });
+
+  test('Microsoft\'s message: an HTML part, and the report with its name in a folded Content-Description', () => {
+    expect(partsOf('microsoft-sts-tlsa.eml')).toEqual([
+      ['text/html', null, 348],
+      ['application/tlsrpt+gzip', 'microsoft.com!example.com!1739145600!1739231999!133837729274815162.json.gz', 486],
+    ]);
   });
 });

@@ -45,3 +45,31 @@ export function publicationIdOf(contentId: string, when: Date, entropy: number):
 export function contentIdPartOf(policyId: string): string | undefined {
   return PUBLICATION_ID.exec(policyId)?.[1];
 }
+
+/**
+ * The lines of a policy in a form that does not depend on the order a reporter lists them in:
+ * each line split at line breaks, trimmed, a `key: value` line written with one space after the
+ * colon, empty lines dropped, then sorted by UTF-16 code unit (`max_age`, `mode`, `mx`...,
+ * `version`). Keys and values keep their case.
+ */
+export function canonicalPolicyLines(lines: readonly string[]): string[] {
+  return lines
+    .flatMap(line => line.split(/\r?\n|\r/))
+    .map(line => line.trim())
+    .filter(line => line.length > 0)
+    .map(line => {
+      const colon = line.indexOf(':');
+      return colon > 0 ? `${line.slice(0, colon).trim()}: ${line.slice(colon + 1).trim()}` : line;
+    })
+    .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/**
+ * The content id TLS-RPT reports are matched by: the content id (16 hex characters of SHA-256) of
+ * the policy's {@link canonicalPolicyLines}, each ending in CRLF. The same for a policy file
+ * (split into lines) and for every reporter's `policy-string` of it, whatever the line order; the
+ * collector stores it with each report, and `MtaStsPolicy.reportedContentId` gives it for a policy.
+ */
+export function reportedContentIdOf(lines: readonly string[]): string {
+  return contentIdOf(canonicalPolicyLines(lines).map(line => `${line}\r\n`).join(''));
+}

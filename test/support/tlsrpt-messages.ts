@@ -1,4 +1,6 @@
-import { gzipSync } from 'node:zlib';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { SesReceiptEvent } from '../../src/handlers/tlsrpt-collector/process';
 
 /**
@@ -201,4 +203,33 @@ export function sesEvent(messageId: string, dkim = 'PASS'): SesReceiptEvent {
       },
     }],
   };
+}
+
+/** The real (and constructed) report messages and reports of test/fixtures/tlsrpt (origins in its README). */
+export const FIXTURES_DIR = join(__dirname, '..', 'fixtures', 'tlsrpt');
+
+/** A fixture's bytes, as kept. */
+export function fixture(name: string): Buffer {
+  return readFileSync(join(FIXTURES_DIR, name));
+}
+
+/**
+ * The report JSON of a fixture message, read independently of the collector's MIME code: the
+ * base64 body of the `application/tlsrpt+gzip` part, gunzipped and parsed.
+ */
+export function attachedReport(raw: Buffer): any {
+  const text = raw.toString('latin1');
+  const part = text.slice(text.search(/Content-Type: application\/tlsrpt\+gzip/i));
+  const body = part.split(/\r?\n\r?\n/)[1].split(/\r?\n--/)[0];
+  return JSON.parse(gunzipSync(Buffer.from(body.replace(/\s/g, ''), 'base64')).toString('utf8'));
+}
+
+/** A copy of a raw message with one header's value replaced (the header must be there). */
+export function withHeader(raw: Buffer, name: string, value: string): Buffer {
+  const text = raw.toString('latin1');
+  const pattern = new RegExp(`^${name}:[^\\r\\n]*(\\r?\\n[ \\t][^\\r\\n]*)*`, 'im');
+  if (!pattern.test(text)) {
+    throw new Error(`no ${name} header`);
+  }
+  return Buffer.from(text.replace(pattern, `${name}: ${value}`), 'latin1');
 }

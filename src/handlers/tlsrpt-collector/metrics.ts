@@ -1,5 +1,5 @@
 import { COLLECTOR_METRICS, COLLECTOR_OUTCOMES } from '../../core/collector-contract';
-import { PolicyReport } from '../../core/tlsrpt-report';
+import { PolicyReport, failedSessionsByResultType } from '../../core/tlsrpt-report';
 
 /**
  * CloudWatch embedded metric format (EMF): one JSON log line per data point set, turned into
@@ -16,20 +16,22 @@ export const OUTCOME = COLLECTOR_OUTCOMES;
 export class MetricsLog {
   constructor(private readonly namespace: string, private readonly log: (line: string) => void) {}
 
-  /** The session counts of one stored report, by domain and by result type. */
+  /**
+   * The session counts of one stored policy report: by domain (the summary's counts), and failed
+   * sessions by domain and result type. Result types are RFC 8460's or `other`, and never add up
+   * to more than the summary's failures (see `failedSessionsByResultType`).
+   */
   public sessions(report: PolicyReport): void {
     this.emit([COLLECTOR_METRICS.policyDomain], { [COLLECTOR_METRICS.policyDomain]: report.policy_domain }, {
       [COLLECTOR_METRICS.successfulSessions]: report.total_successful_session_count,
       [COLLECTOR_METRICS.failedSessions]: report.total_failure_session_count,
       [COLLECTOR_METRICS.reports]: 1,
-    }, { ReportId: report.report_id, OrganizationName: report.organization_name });
-    const byType = new Map<string, number>();
-    for (const detail of report.failure_details) {
-      byType.set(detail.result_type, (byType.get(detail.result_type) ?? 0) + detail.failed_session_count);
-    }
-    for (const [resultType, count] of [...byType.entries()].sort(([a], [b]) => a.localeCompare(b))) {
-      this.emit([COLLECTOR_METRICS.policyDomain, COLLECTOR_METRICS.resultType], { [COLLECTOR_METRICS.policyDomain]: report.policy_domain, [COLLECTOR_METRICS.resultType]: resultType }, {
-        [COLLECTOR_METRICS.failedSessions]: count,
+    }, { ReportId: report.report_id, OrganizationName: report.organization_name, PolicyType: report.policy_type });
+    for (const { resultType, failedSessions } of failedSessionsByResultType(report)) {
+      this.emit([COLLECTOR_METRICS.policyDomain, COLLECTOR_METRICS.resultType], {
+        [COLLECTOR_METRICS.policyDomain]: report.policy_domain, [COLLECTOR_METRICS.resultType]: resultType,
+      }, {
+        [COLLECTOR_METRICS.failedSessions]: failedSessions,
       });
     }
   }
@@ -41,7 +43,8 @@ export class MetricsLog {
 
   /** One message's outcome. */
   public message(outcome: string, reason?: string): void {
-    this.emit([COLLECTOR_METRICS.outcome], { [COLLECTOR_METRICS.outcome]: outcome }, { [COLLECTOR_METRICS.messages]: 1 }, reason ? { Reason: reason } : {});
+    this.emit([COLLECTOR_METRICS.outcome], { [COLLECTOR_METRICS.outcome]: outcome }, { [COLLECTOR_METRICS.messages]: 1 },
+      reason ? { Reason: reason } : {});
   }
 
   private emit(

@@ -1,10 +1,14 @@
-import { COLLECTOR_ENVIRONMENT } from '../../core/collector-contract';
-import { CopyObjectCommand, GetObjectCommand, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import { randomUUID } from 'node:crypto';
+import {
+  CopyObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client, S3ServiceException,
+} from '@aws-sdk/client-s3';
 import { MetricsLog, OUTCOME } from './metrics';
 import { parseMimeMessage, headerOf } from './mime';
 import { Rejection, decodeReport, findReportPart } from './report-part';
+import { COLLECTOR_ENVIRONMENT } from '../../core/collector-contract';
 import {
-  PolicyReport, STORAGE_PREFIXES, normaliseDomainName, parseTlsRptReport, reportObjectName, reportPartition,
+  ParseOptions, PolicyReport, STORAGE_PREFIXES, TlsRptReport, normaliseDomainName, parseTlsRptReport, reportObjectName,
+  reportPartition,
 } from '../../core/tlsrpt-report';
 
 /** What the handler is configured with (from its environment in Lambda). */
@@ -27,7 +31,7 @@ export interface CollectorDeps {
   readonly config: CollectorConfig;
   /** Writes one line to the function's log (EMF lines included). */
   readonly log: (line: string) => void;
-  /** The clock; received-date partitions of quarantined and rejected messages come from it. */
+  /** The clock; used when an event carries no time of receipt. */
   readonly now?: () => Date;
 }
 
@@ -37,6 +41,7 @@ export interface SesReceiptEvent {
     readonly ses: {
       readonly mail: {
         readonly messageId: string;
+        /** When SES received the message: the same in every delivery of the event. */
         readonly timestamp?: string;
         readonly source?: string;
         readonly commonHeaders?: { readonly subject?: string; readonly from?: string[] };
@@ -60,13 +65,19 @@ export interface MessageResult {
   readonly written: string[];
   /** Report objects that already existed: a retried delivery, not stored or counted again. */
   readonly duplicates: string[];
+  /** Positions in the report's `policies` of those that could not be read (kept aside); absent when none. */
+  readonly rejectedPolicies?: number[];
 }
 
 /**
  * Handles the SES receipt rule's Lambda action: reads each raw message where the S3 action
- * stored it, stores its report once per policy domain, and emits metrics for configured
- * domains. Content problems never throw (the message is kept with its reason); only storage
- * errors do, so that Lambda retries, which the write-once keys make harmless.
+ * stored it, stores each policy of its report once, and emits metrics for configured domains.
+ *
+ * Content problems never throw: the message, or the policy that cannot be read, is kept with its
+ * reason. Only storage errors throw, so that Lambda retries; write-once keys make retries
+ * harmless, and each metric is emitted by the delivery that wrote its object: a message is
+ * counted (`Messages`) once, by the delivery that wrote its note (quarantined, rejected) or its
+ * first policy's object (accepted).
  */
 export async function handleSesEvent(event: SesReceiptEvent, deps: CollectorDeps): Promise<MessageResult[]> {
   const results: MessageResult[] = [];
@@ -81,7 +92,9 @@ async function handleMessage(ses: SesReceiptEvent['Records'][number]['ses'], dep
   const metrics = new MetricsLog(config.namespace, deps.log);
   const messageId = ses.mail.messageId;
   const rawKey = `${STORAGE_PREFIXES.raw}${messageId}`;
-  const receivedDate = (deps.now?.() ?? new Date()).toISOString().slice(0, 10);
+  // The partition of what is kept comes from SES's time of receipt, not the clock: a retry on
+  // another day must hit the same keys.
+  const receivedDate = receivedDateOf(ses.mail.timestamp, deps);
   const verdicts = {
     dkim: ses.receipt.dkimVerdict?.status ?? 'MISSING',
     spf: ses.receipt.spfVerdict?.status ?? 'MISSING',
@@ -94,32 +107,81 @@ async function handleMessage(ses: SesReceiptEvent['Records'][number]['ses'], dep
   if (verdicts.dkim !== 'PASS') {
     const written = await keepMessage(deps, STORAGE_PREFIXES.quarantine, receivedDate, envelope, 'dkim-not-pass',
       `the SES DKIM verdict is ${verdicts.dkim}, not PASS (RFC 8460 section 3)`);
-    metrics.message(OUTCOME.quarantined, 'dkim-not-pass');
+    if (written.some(key => key.endsWith('.json'))) {
+      metrics.message(OUTCOME.quarantined, 'dkim-not-pass');
+    }
     return { messageId, outcome: 'quarantined', reason: 'dkim-not-pass', written, duplicates: [] };
   }
 
-  let reports: PolicyReport[];
-  let reportHeaders: Record<string, string | null>;
+  let report: TlsRptReport;
+  let submitter: string | null = null;
   try {
     const raw = await readRaw(deps, rawKey);
-    const message = parseMimeMessage(raw);
-    reportHeaders = {
-      reportDomain: headerOf(message, 'tls-report-domain') ?? null,
-      submitter: headerOf(message, 'tls-report-submitter') ?? null,
-    };
-    reports = parseOrReject(decodeReport(findReportPart(message.parts), config.maxReportBytes));
+    ({ report, submitter } = readMessage(raw, config));
   } catch (error) {
     if (!(error instanceof Rejection)) {
       throw error;
     }
     const written = await keepMessage(deps, STORAGE_PREFIXES.rejected, receivedDate, envelope, error.reason, error.message);
-    metrics.message(OUTCOME.rejected, error.reason);
+    if (written.some(key => key.endsWith('.json'))) {
+      metrics.message(OUTCOME.rejected, error.reason);
+    }
     return { messageId, outcome: 'rejected', reason: error.reason, written, duplicates: [] };
   }
 
-  const { written, duplicates } = await storeReports(deps, metrics, reports, { messageId, receivedDate, submitter: reportHeaders.submitter });
-  metrics.message(OUTCOME.accepted);
-  return { messageId, outcome: 'accepted', written, duplicates };
+  const origin = { messageId, receivedDate, submitter };
+  // The message is counted by the delivery that stores its first policy: exactly one delivery
+  // does, however many run at once or one after another.
+  const { written, duplicates } = await storeReports(deps, metrics, report.policies, origin, () => metrics.message(OUTCOME.accepted));
+  written.push(...await keepRejectedPolicies(deps, metrics, report, origin));
+  const rejectedPolicies = report.rejectedPolicies.map(rejected => rejected.index);
+  return { messageId, outcome: 'accepted', written, duplicates, ...(rejectedPolicies.length > 0 ? { rejectedPolicies } : {}) };
+}
+
+/**
+ * Reads the report of a raw message. Pure: every exception, whatever it is, becomes a Rejection
+ * with its reason (`unreadable-report` for one no check foresaw), never a failed invocation.
+ */
+export function readMessage(raw: Buffer, config: Pick<CollectorConfig, 'policyDomains' | 'maxReportBytes'>): { report: TlsRptReport; submitter: string | null } {
+  try {
+    const message = parseMimeMessage(raw);
+    const reportDomain = normaliseDomainName(headerOf(message, 'tls-report-domain') ?? '');
+    const submitter = headerOf(message, 'tls-report-submitter') ?? null;
+    const json = decodeReport(findReportPart(message.parts), config.maxReportBytes);
+    // The header stands in for a missing policy-domain only when it names a configured domain.
+    const options: ParseOptions = reportDomain !== null && config.policyDomains.has(reportDomain) ? { reportDomain } : {};
+    return { report: readReport(json, options), submitter };
+  } catch (error) {
+    if (error instanceof Rejection) {
+      throw error;
+    }
+    throw new Rejection('unreadable-report', `the report could not be read: ${describeError(error)}`);
+  }
+}
+
+/**
+ * Parses a report's JSON text, or throws a Rejection with every problem: `invalid-json`,
+ * `nested-too-deep` or `invalid-report` (no policy could be read). Policies that cannot be read
+ * are in `rejectedPolicies`.
+ */
+export function readReport(json: string, options: ParseOptions = {}): TlsRptReport {
+  const parsed = parseTlsRptReport(json, options);
+  if (!parsed.report) {
+    throw new Rejection(parsed.reason ?? 'invalid-report', parsed.problems.join('; '));
+  }
+  return parsed.report;
+}
+
+/**
+ * Parses a report's JSON text into policy reports, or throws a Rejection with every problem,
+ * also when a single policy cannot be read (the whole report is refused).
+ */
+export function parseOrReject(json: string, options: ParseOptions = {}): PolicyReport[] {
+  const report = readReport(json, options);
+  if (report.rejectedPolicies.length > 0) {
+    throw new Rejection('invalid-report', report.rejectedPolicies.flatMap(rejected => rejected.problems).join('; '));
+  }
+  return report.policies;
 }
 
 /** Where a report came from, stored with it. */
@@ -134,14 +196,15 @@ export interface ReportOrigin {
 /**
  * Stores each policy report once (S3 conditional write): configured domains under `reports/`
  * and counted, others under `unconfigured/` and not counted. Objects that already existed are
- * duplicates: neither stored nor counted again.
+ * duplicates: neither stored nor counted again. `firstStored` is called as soon as this call
+ * has stored the object of the first report (not when that one existed already).
  */
 export async function storeReports(
-  deps: CollectorDeps, metrics: MetricsLog, reports: readonly PolicyReport[], origin: ReportOrigin,
+  deps: CollectorDeps, metrics: MetricsLog, reports: readonly PolicyReport[], origin: ReportOrigin, firstStored?: () => void,
 ): Promise<{ written: string[]; duplicates: string[] }> {
   const written: string[] = [];
   const duplicates: string[] = [];
-  for (const report of reports) {
+  for (const [index, report] of reports.entries()) {
     const configured = deps.config.policyDomains.has(report.policy_domain);
     const prefix = configured ? STORAGE_PREFIXES.reports : STORAGE_PREFIXES.unconfigured;
     const key = `${prefix}${reportPartition(report)}${reportObjectName(report)}`;
@@ -154,6 +217,9 @@ export async function storeReports(
       continue;
     }
     written.push(key);
+    if (index === 0) {
+      firstStored?.();
+    }
     if (configured) {
       metrics.report(OUTCOME.stored);
       metrics.sessions(report);
@@ -164,14 +230,36 @@ export async function storeReports(
   return { written, duplicates };
 }
 
-/** Parses a report's JSON text into policy reports, or throws a Rejection with every problem. */
-export function parseOrReject(json: string): PolicyReport[] {
-  const parsed = parseTlsRptReport(json);
-  if (!parsed.report) {
-    const reason = parsed.problems[0]?.startsWith('report must be JSON') ? 'invalid-json' : 'invalid-report';
-    throw new Rejection(reason, parsed.problems.join('; '));
+/**
+ * Keeps the policies of a report that could not be read, all in one note under `rejected/`
+ * (`<message id>.policies.json`: each policy's position, problems and entry as sent), counted
+ * once as `Reports{Outcome=rejected}` each. Returns the key when this delivery wrote it.
+ */
+export async function keepRejectedPolicies(
+  deps: CollectorDeps, metrics: MetricsLog, report: TlsRptReport, origin: ReportOrigin,
+): Promise<string[]> {
+  if (report.rejectedPolicies.length === 0) {
+    return [];
   }
-  return parsed.report.policies;
+  const key = `${STORAGE_PREFIXES.rejected}received_date=${origin.receivedDate}/${origin.messageId}.policies.json`;
+  const note = {
+    reason: 'invalid-policy',
+    detail: report.rejectedPolicies.flatMap(rejected => rejected.problems).join('; '),
+    messageId: origin.messageId,
+    report_id: report.reportId,
+    organization_name: report.organizationName,
+    submitter: origin.submitter,
+    policies: report.rejectedPolicies,
+  };
+  const created = await putOnce(deps, key, `${safeJson(note)}\n`, 'application/json');
+  deps.log(JSON.stringify({ level: 'warn', reason: 'invalid-policy', detail: note.detail, messageId: origin.messageId }));
+  if (!created) {
+    return [];
+  }
+  for (let i = 0; i < report.rejectedPolicies.length; i++) {
+    metrics.report(OUTCOME.rejected);
+  }
+  return [key];
 }
 
 /** Reads the raw message, refusing to read more than the configured size. */
@@ -204,30 +292,71 @@ async function readRaw(deps: CollectorDeps, key: string): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
+/** The user metadata (`x-amz-meta-write-id`) that tells which write stored an object. */
+export const WRITE_ID_METADATA = 'write-id';
+/** How often a write that S3 answers 409 (a concurrent conditional write of the key) is tried again. */
+const CONFLICT_RETRIES = 3;
+
 /**
  * Writes an object only if no object has the key (S3 conditional write, `If-None-Match: *`).
- * Returns false when it existed: S3 answers 412 Precondition Failed (or 409 on a concurrent write).
+ * Returns true when this call stored it, false when it existed already (S3 answers 412).
+ *
+ * Each call tags its object with a random write id. When S3 stored the object but its answer
+ * was lost, the SDK's retry gets 412; so after more than one attempt, a 412 is checked against
+ * the stored object's write id: our own write counts as written (and is counted), another's as
+ * a duplicate. A 409 (a concurrent conditional write) is tried again: the other write may fail.
  */
-async function putOnce(deps: CollectorDeps, key: string, body: string | Buffer, contentType: string): Promise<boolean> {
-  try {
-    await deps.s3.send(new PutObjectCommand({
-      Bucket: deps.config.bucket,
-      Key: key,
-      Body: body,
-      ContentType: contentType,
-      IfNoneMatch: '*',
-    }));
-    return true;
-  } catch (error) {
-    const status = (error as S3ServiceException).$metadata?.httpStatusCode;
-    if (status === 412 || status === 409 || (error as Error).name === 'PreconditionFailed') {
-      return false;
+export async function putOnce(deps: CollectorDeps, key: string, body: string | Buffer, contentType: string): Promise<boolean> {
+  const writeId = randomUUID();
+  let attempts = 0;
+  for (let conflicts = 0; ; conflicts++) {
+    try {
+      await deps.s3.send(new PutObjectCommand({
+        Bucket: deps.config.bucket,
+        Key: key,
+        Body: body,
+        ContentType: contentType,
+        Metadata: { [WRITE_ID_METADATA]: writeId },
+        IfNoneMatch: '*',
+      }));
+      return true;
+    } catch (error) {
+      const status = (error as S3ServiceException).$metadata?.httpStatusCode;
+      attempts += (error as S3ServiceException).$metadata?.attempts ?? 1;
+      if (status === 409 && conflicts < CONFLICT_RETRIES) {
+        await new Promise(resolve => setTimeout(resolve, 50 * 2 ** conflicts));
+        continue;
+      }
+      if (status === 412 || (error as Error).name === 'PreconditionFailed') {
+        return attempts > 1 && await storedBy(deps, key, writeId);
+      }
+      throw error;
     }
-    throw error;
   }
 }
 
-/** Keeps a quarantined or rejected message: a copy of the raw message and a note with the reason. */
+/**
+ * Whether the object at `key` was stored by the write with this id. Without permission to read
+ * it (S3 answers 403), it is taken for another's, with a warning: counted as a duplicate.
+ */
+async function storedBy(deps: CollectorDeps, key: string, writeId: string): Promise<boolean> {
+  try {
+    const head = await deps.s3.send(new HeadObjectCommand({ Bucket: deps.config.bucket, Key: key }));
+    return head.Metadata?.[WRITE_ID_METADATA] === writeId;
+  } catch (error) {
+    if ((error as S3ServiceException).$metadata?.httpStatusCode !== 403) {
+      throw error;
+    }
+    deps.log(JSON.stringify({ level: 'warn', reason: 'cannot-read-own-write', detail: `s3:GetObject on ${key} was denied`, key }));
+    return false;
+  }
+}
+
+/**
+ * Keeps a quarantined or rejected message: a copy of the raw message and a note with the reason,
+ * `<prefix>received_date=<date>/<message id>.json`. Returns the keys this call wrote; the note
+ * is written once, so a retried delivery finds it and writes nothing.
+ */
 export async function keepMessage(
   deps: CollectorDeps, prefix: string, receivedDate: string, envelope: { messageId: string; rawKey?: string },
   reason: string, detail: string, body?: { bytes: Buffer; extension: string; contentType: string },
@@ -254,7 +383,7 @@ export async function keepMessage(
     }
   }
   const note = { reason, detail, ...envelope };
-  if (await putOnce(deps, `${base}.json`, `${JSON.stringify(note)}\n`, 'application/json')) {
+  if (await putOnce(deps, `${base}.json`, `${safeJson(note)}\n`, 'application/json')) {
     written.push(`${base}.json`);
   }
   deps.log(JSON.stringify({ level: 'warn', reason, detail, messageId: envelope.messageId }));
@@ -280,4 +409,26 @@ export function configFromEnvironment(env: NodeJS.ProcessEnv): CollectorConfig {
     maxMessageBytes: Number(required(COLLECTOR_ENVIRONMENT.maxMessageBytes)),
     maxReportBytes: Number(required(COLLECTOR_ENVIRONMENT.maxReportBytes)),
   };
+}
+
+/** The UTC date of SES's time of receipt, or of the clock when the event has none. */
+function receivedDateOf(timestamp: string | undefined, deps: CollectorDeps): string {
+  const millis = timestamp === undefined ? NaN : Date.parse(timestamp);
+  return (Number.isNaN(millis) ? deps.now?.() ?? new Date() : new Date(millis)).toISOString().slice(0, 10);
+}
+
+function describeError(error: unknown): string {
+  if (error instanceof Error) {
+    return `${error.name}: ${error.message}`.slice(0, 500);
+  }
+  return String(error).slice(0, 500);
+}
+
+/** JSON text of a note; what cannot be rendered (it should not happen) is replaced by why. */
+function safeJson(value: Record<string, unknown>): string {
+  try {
+    return JSON.stringify(value);
+  } catch (error) {
+    return JSON.stringify({ ...value, policies: undefined, unrenderable: describeError(error) });
+  }
 }

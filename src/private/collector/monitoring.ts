@@ -2,6 +2,7 @@ import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as sns from 'aws-cdk-lib/aws-sns';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { COLLECTOR_METRICS } from '../../core/collector-contract';
 
@@ -20,7 +21,9 @@ export function domainMetric(namespace: string, name: string, domain: string, pe
 }
 
 /** The dashboard with the collector-wide widgets; per-domain rows are added by `addDomainWidgets`. */
-export function createDashboard(scope: Construct, namespace: string, databaseName: string, tableName: string): cloudwatch.Dashboard {
+export function createDashboard(
+  scope: Construct, namespace: string, databaseName: string, tableName: string, countsHttpsReports: boolean,
+): cloudwatch.Dashboard {
   const dashboard = new cloudwatch.Dashboard(scope, 'Dashboard', { defaultInterval: Duration.days(14) });
   const messages = (outcome: string) => new cloudwatch.Metric({
     namespace,
@@ -36,7 +39,8 @@ export function createDashboard(scope: Construct, namespace: string, databaseNam
       height: 6,
       markdown: [
         '# TLS-RPT reports',
-        'Sessions reported by senders (RFC 8460), per policy domain and day. Only DKIM-signed reports for configured domains count.',
+        'Sessions reported by senders (RFC 8460), per policy domain and day. Only DKIM-signed reports for configured domains count'
+          + (countsHttpsReports ? ', and reports POSTed over HTTPS (`countHttpsReports`: they are not authenticated).' : '.'),
         '',
         '**Ready to enforce** when, for at least one `max_age`: policy type `sts` with the current policy id seen by reporters,',
         'zero `sts-*` and `certificate-*` failures, and more than one reporter. Check the "sts-* and certificate-* failures"',
@@ -94,6 +98,26 @@ export function createEnforceAlarm(
     threshold,
     evaluationPeriods: 1,
     comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+    treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+  });
+  if (topic) {
+    alarm.addAlarmAction(new cloudwatchActions.SnsAction(topic));
+  }
+  return alarm;
+}
+
+/**
+ * The alarm on the processor's on-failure destination: any event there failed every attempt (a
+ * report that was not stored or counted), so one visible message is enough.
+ */
+export function createFailedEventsAlarm(scope: Construct, id: string, queue: sqs.IQueue, topic?: sns.ITopic): cloudwatch.Alarm {
+  const alarm = new cloudwatch.Alarm(scope, id, {
+    alarmDescription: 'The TLS-RPT collector processor failed every attempt at an SES event: the message it names was not '
+      + 'stored or counted. The event and the error are in the failed-events queue; the raw message is under raw/.',
+    metric: queue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: cloudwatch.Stats.MAXIMUM }),
+    threshold: 0,
+    evaluationPeriods: 1,
+    comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
     treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
   });
   if (topic) {

@@ -6,9 +6,10 @@ import { NagSuppression, addResourceSuppressions } from '../nag';
 /**
  * cdk-nag (AwsSolutionsChecks) suppressions for what TlsRptCollector creates, by construct path
  * below the collector. Everything fixable is fixed in the defaults instead (private, encrypted,
- * TLS-only bucket; least-privilege S3 statements per prefix); the Node.js 22 runtime is acknowledged (L1).
+ * TLS-only bucket and queue; least-privilege S3 statements per prefix); the Node.js 22 runtime is acknowledged (L1),
+ * and the failed-events queue's lack of a dead-letter queue of its own (SQS3).
  */
-function collectorSuppressions(bucketLogicalId: string): Readonly<Record<string, readonly NagSuppression[]>> {
+function collectorSuppressions(bucketLogicalId: string, httpsWrites: readonly string[]): Readonly<Record<string, readonly NagSuppression[]>> {
   return {
     'Bucket/Resource': [{
       id: 'AwsSolutions-S1',
@@ -16,14 +17,20 @@ function collectorSuppressions(bucketLogicalId: string): Readonly<Record<string,
       + 'whose every write is logged by the function itself; server access logs would need a second bucket per collector. '
       + 'Enable CloudTrail S3 data events where object-level audit is required.',
     }],
+    'FailedEvents/Resource': [{
+      id: 'AwsSolutions-SQS3',
+      reason: 'This queue is itself the end of the line: the on-failure destination of the collector processor, holding SES '
+        + 'events that failed every attempt for a person to look at (an alarm fires on the first message). A dead-letter '
+        + 'queue behind it would only move those events once more, out of sight of that alarm.',
+    }],
     ...processorSuppressions('Processor', bucketLogicalId, [
       STORAGE_PREFIXES.raw, STORAGE_PREFIXES.reports, STORAGE_PREFIXES.unconfigured, STORAGE_PREFIXES.quarantine, STORAGE_PREFIXES.rejected,
-    ]),
-    ...processorSuppressions('HttpsProcessor', bucketLogicalId, [STORAGE_PREFIXES.reports, STORAGE_PREFIXES.unconfigured, STORAGE_PREFIXES.rejected]),
+    ].map(prefix => `${prefix}*`)),
+    ...processorSuppressions('HttpsProcessor', bucketLogicalId, httpsWrites),
   };
 }
 
-function processorSuppressions(id: string, bucketLogicalId: string, prefixes: string[]): Record<string, NagSuppression[]> {
+function processorSuppressions(id: string, bucketLogicalId: string, patterns: readonly string[]): Record<string, NagSuppression[]> {
   return {
     [`${id}/Resource`]: [{
       id: 'AwsSolutions-L1',
@@ -41,16 +48,16 @@ function processorSuppressions(id: string, bucketLogicalId: string, prefixes: st
       id: 'AwsSolutions-IAM5',
       reason: 'The collector function reads raw messages and writes reports under object keys it derives from each '
         + 'message (message id, policy domain, date), so its S3 statements name key prefixes of its own bucket '
-        + 'with a wildcard, never other buckets.',
-      appliesTo: prefixes.map(prefix => `Resource::<${bucketLogicalId}.Arn>/${prefix}*`),
+        + 'with a wildcard (for the HTTPS function, only object names starting https-), never other buckets.',
+      appliesTo: patterns.map(pattern => `Resource::<${bucketLogicalId}.Arn>/${pattern}`),
     }],
   };
 }
 
 /** Adds the collector's suppressions to its resources. */
-export function suppressCollectorFindings(collector: IConstruct, bucket: CfnResource): void {
+export function suppressCollectorFindings(collector: IConstruct, bucket: CfnResource, httpsWrites: readonly string[]): void {
   const bucketLogicalId = Stack.of(bucket).resolve(bucket.logicalId);
-  for (const [path, suppressions] of Object.entries(collectorSuppressions(bucketLogicalId))) {
+  for (const [path, suppressions] of Object.entries(collectorSuppressions(bucketLogicalId, httpsWrites))) {
     const resource = findByPath(collector, path);
     if (resource && CfnResource.isCfnResource(resource)) {
       addResourceSuppressions(resource, suppressions);

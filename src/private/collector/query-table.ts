@@ -78,6 +78,7 @@ export function createQueryTable(
       },
     },
   });
-  table.addDependency(database);
+  // A construct dependency: CfnResource#addDependency is deprecated in later aws-cdk-lib versions.
+  table.node.addDependency(database);
   return { database, table };
 }

@@ -10,12 +10,14 @@ export interface RetentionSettings {
   /** Undefined: kept until deleted by hand. */
   readonly reports?: Duration;
   readonly setAside: Duration;
+  /** Reports POSTed over HTTPS and not counted (under `https/`); undefined without HTTPS reception. */
+  readonly uncountedHttpsReports?: Duration;
 }
 
 /**
  * The collector's bucket: private (all public access blocked, bucket-owner-enforced), encrypted
  * with S3-managed keys, TLS 1.2 only, retained by default, with one lifecycle rule per prefix.
- * Quarantined, rejected and unconfigured objects share the `setAside` retention.
+ * Quarantined, rejected and unconfigured objects, and uncounted HTTPS reports, share the `setAside` retention.
  */
 export function createCollectorBucket(scope: Construct, removalPolicy: RemovalPolicy, retention: RetentionSettings): s3.Bucket {
   const expire = (id: string, prefix: string, after: Duration): s3.LifecycleRule => ({ id, prefix, expiration: after });
@@ -28,6 +30,7 @@ export function createCollectorBucket(scope: Construct, removalPolicy: RemovalPo
       expire('Unconfigured', STORAGE_PREFIXES.unconfigured, retention.setAside),
       expire('Quarantine', STORAGE_PREFIXES.quarantine, retention.setAside),
       expire('Rejected', STORAGE_PREFIXES.rejected, retention.setAside),
+      ...(retention.uncountedHttpsReports ? [expire('HttpsReports', STORAGE_PREFIXES.https, retention.uncountedHttpsReports)] : []),
       { id: 'AbortIncompleteUploads', abortIncompleteMultipartUploadAfter: Duration.days(1) },
     ],
   });
