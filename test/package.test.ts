@@ -96,3 +96,24 @@ describe('the npm tarball', () => {
     expect(files.filter(file => NEVER.includes(file) || /^(src|test|example|bench|\.ci|projenrc|rosetta)\//.test(file))).toEqual([]);
   });
 });
+
+describe('the tasks that synthesize or pack', () => {
+  // `npm ci && npx projen example` on a fresh clone, and the tarball the README's Install commands
+  // build (`npx projen compile && npx projen package:js`), need the Lambda bundles, which git ignores.
+  const tasks = JSON.parse(fs.readFileSync(path.join(root, '.projen', 'tasks.json'), 'utf8')).tasks;
+  const HANDLER_BUNDLES = ['publisher/index', 'tlsrpt-collector/index', 'tlsrpt-collector/rule-set-activation'];
+
+  test.each(['compile', 'test', 'example', 'example:collector', 'bench', 'package', 'package:js', 'test:latest'])(
+    '%s builds the Lambda bundles first', (name) => {
+      expect(tasks[name].steps[0]).toEqual({ spawn: 'bundle' });
+    });
+
+  test('the bundle task builds every handler the constructs package', () => {
+    expect(tasks.bundle.steps).toEqual(HANDLER_BUNDLES.map(bundle => ({ spawn: `bundle:handlers/${bundle}` })));
+  });
+
+  test('the tarball holds every handler bundle', () => {
+    const files = packedFiles();
+    expect(HANDLER_BUNDLES.map(bundle => `assets/handlers/${bundle}/index.js`).filter(file => !files.includes(file))).toEqual([]);
+  });
+});
