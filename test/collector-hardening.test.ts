@@ -1,13 +1,13 @@
 import { gzipSync } from 'node:zlib';
-import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { CreateReceiptRuleSetCommand, DescribeActiveReceiptRuleSetCommand, SESClient, SetActiveReceiptRuleSetCommand } from '@aws-sdk/client-ses';
 import { Size } from 'aws-cdk-lib';
-import { exampleStack } from './fixtures';
-import { MtaStsMode, TlsRptCollector, TlsRptCollectorProps } from '../src';
-import { FaultProxy, startFaultProxy } from './support/aws-faults';
-import { DUMMY_CREDENTIALS, Moto, startMoto } from './support/moto';
+import { MtaStsMode, TlsRptCollectorProps } from '../src';
+import { FaultProxy } from './support/aws-faults';
+import { ADDRESS, CREATE_FAILED, CollectorWorld, RULE_SET, collectorWorld, metrics } from './support/collector-world';
+import { Moto } from './support/moto';
 import {
-  Invocation, PackagedFunction, PackagedStack, cfnEvent, functionUrlEvent, invoke, invokeConcurrently, openStack, sesReceiptEvent, synthesize,
+  Invocation, PackagedFunction, PackagedStack, cfnEvent, functionUrlEvent, invoke, invokeConcurrently, sesReceiptEvent,
 } from './support/packaged';
 import { gzipReportMessage } from './support/tlsrpt-messages';
 import { RESULT_TYPES, parseTlsRptReport, reportObjectName, reportPartition } from '../src/core/tlsrpt-report';
@@ -18,12 +18,10 @@ import { RESULT_TYPES, parseTlsRptReport, reportObjectName, reportPartition } fr
 // calls matters), and events as a function URL, SES and CloudFormation send them.
 
 const BUCKET = 'tlsrpt-hardening-bucket';
-const RULE_SET = 'tlsrpt-collector-rule-set';
 const OTHER_RULE_SET = 'second-collector-rule-set';
 const COMPANY = 'company-inbound';
-const ADDRESS = 'reports@tlsrpt.example.com';
-const CREATE_FAILED = 'AWSCDK::CustomResourceProviderFramework::CREATE_FAILED';
 
+let world: CollectorWorld;
 let moto: Moto;
 let proxy: FaultProxy;
 let s3: S3Client;
@@ -34,39 +32,23 @@ let uncounted: PackagedStack;
 let counted: PackagedStack;
 
 function collectorStack(props: Partial<TlsRptCollectorProps>): PackagedStack {
-  const { app, stack, hostedZone } = exampleStack('us-east-1');
-  new TlsRptCollector(stack, 'Collector', {
-    hostedZone,
+  return world.collectorStack({
     httpsReception: true,
     policyDomains: [{ domainName: 'example.com', mode: MtaStsMode.ENFORCE }],
     maxMessageSize: Size.mebibytes(1),
     maxReportSize: Size.mebibytes(1),
     ...props,
   });
-  return openStack(synthesize(app), 'Stack', { refs: { CollectorBucket: BUCKET, CollectorRuleSet: RULE_SET } });
 }
 
 beforeAll(async () => {
-  moto = await startMoto();
-  proxy = await startFaultProxy(moto.endpoint);
+  world = await collectorWorld(BUCKET);
+  ({ moto, proxy, s3, ses } = world);
   uncounted = collectorStack({});
   counted = collectorStack({ countHttpsReports: true });
-  s3 = new S3Client({ endpoint: moto.endpoint, region: 'us-east-1', credentials: DUMMY_CREDENTIALS });
-  ses = new SESClient({ endpoint: moto.endpoint, region: 'us-east-1', credentials: DUMMY_CREDENTIALS });
 });
-
-beforeEach(async () => {
-  await moto.reset();
-  proxy.clear();
-  await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
-});
-
-afterAll(async () => {
-  s3?.destroy();
-  ses?.destroy();
-  await proxy?.stop();
-  await moto?.stop();
-});
+beforeEach(() => world.reset());
+afterAll(() => world?.stop());
 
 // ---------------------------------------------------------------------------------------------
 // Reports and deliveries.
@@ -119,35 +101,9 @@ async function deliverByMail(stack: PackagedStack, report: unknown) {
   return { run, messageId };
 }
 
-async function keys(): Promise<string[]> {
-  const found: string[] = [];
-  let token: string | undefined;
-  do {
-    const listed = await s3.send(new ListObjectsV2Command({ Bucket: BUCKET, ContinuationToken: token }));
-    found.push(...(listed.Contents ?? []).map(object => object.Key!));
-    token = listed.NextContinuationToken;
-  } while (token);
-  return found.filter(key => !key.startsWith('raw/')).sort();
-}
 
 async function json(key: string): Promise<any> {
-  return JSON.parse(await (await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }))).Body!.transformToString());
-}
-
-/** The EMF metric values of invocations, `Name{Dim=value,...}` -> value, summed. */
-function metrics(...runs: Invocation[]): Record<string, number> {
-  const values: Record<string, number> = {};
-  for (const run of runs) {
-    for (const line of run.stdout.split('\n').filter(l => l.startsWith('{"_aws"')).map(l => JSON.parse(l))) {
-      const directive = line._aws.CloudWatchMetrics[0];
-      const dimensions = directive.Dimensions[0].map((name: string) => `${name}=${line[name]}`).join(',');
-      for (const metric of directive.Metrics) {
-        const name = `${metric.Name}{${dimensions}}`;
-        values[name] = (values[name] ?? 0) + line[metric.Name];
-      }
-    }
-  }
-  return values;
+  return JSON.parse(await world.text(key));
 }
 
 /** Whether any metric counts sessions (what the alarm and the dashboard read). */
@@ -167,7 +123,7 @@ describe('HTTPS reception, by default: stored apart, never counted', () => {
     expect(forged.status).toBe(201);
     const mailReport = parseTlsRptReport(JSON.stringify(googleReport())).report!.policies[0];
     const mailKey = `reports/${reportPartition(mailReport)}${reportObjectName(mailReport)}`;
-    const stored = await keys();
+    const stored = await world.keys();
     expect(stored).toEqual([
       expect.stringMatching(new RegExp(`^https/policy_domain=example\\.com/report_date=${daysAgo(1)}/https-[0-9a-f]{32}\\.json$`)),
       mailKey,
@@ -193,7 +149,7 @@ describe('HTTPS reception, by default: stored apart, never counted', () => {
     expect(runs.map(run => run.result?.statusCode)).toEqual(Array(100).fill(400));
     expect(JSON.parse(runs[0].result.body).error).toBe('implausible-date-range');
     const day = new Date().toISOString().slice(0, 10);
-    expect(await keys()).toEqual(events.map(event => `rejected/received_date=${day}/https-${event.requestContext.requestId}.json`).sort());
+    expect(await world.keys()).toEqual(events.map(event => `rejected/received_date=${day}/https-${event.requestContext.requestId}.json`).sort());
     expect(metrics(...runs)).toEqual({ 'Messages{Outcome=rejected}': 100 });
   });
 
@@ -204,7 +160,7 @@ describe('HTTPS reception, by default: stored apart, never counted', () => {
     const posted = await postReport(uncounted, gzipSync(JSON.stringify({ ...googleReport(), 'date-range': range })));
     expect(posted.status).toBe(400);
     expect(posted.body.error).toBe('implausible-date-range');
-    expect((await keys()).every(key => key.startsWith('rejected/'))).toBe(true);
+    expect((await world.keys()).every(key => key.startsWith('rejected/'))).toBe(true);
   });
 
   test('an oversized POST and a decompression bomb are answered 413, and their bodies are not stored', async () => {
@@ -214,7 +170,7 @@ describe('HTTPS reception, by default: stored apart, never counted', () => {
     // THEN
     expect([oversized.status, oversized.body.error, bomb.status, bomb.body.error]).toEqual([413, 'message-too-large', 413, 'report-too-large']);
     const day = new Date().toISOString().slice(0, 10);
-    expect(await keys()).toEqual([`rejected/received_date=${day}/https-${oversized.requestId}.json`, `rejected/received_date=${day}/https-${bomb.requestId}.json`].sort());
+    expect(await world.keys()).toEqual([`rejected/received_date=${day}/https-${oversized.requestId}.json`, `rejected/received_date=${day}/https-${bomb.requestId}.json`].sort());
     expect(await json(`rejected/received_date=${day}/https-${oversized.requestId}.json`)).toEqual({
       reason: 'message-too-large',
       detail: 'the body is 1048577 bytes, more than 1048576',
@@ -241,7 +197,7 @@ describe('HTTPS reception, by default: stored apart, never counted', () => {
     const deep = Buffer.from(`{"report-id":${'['.repeat(100_000)}${']'.repeat(100_000)}}`);
     const posted = await postReport(uncounted, deep, 'application/tlsrpt+json');
     expect(posted.status).toBe(400);
-    expect(await keys()).toEqual([`rejected/received_date=${new Date().toISOString().slice(0, 10)}/https-${posted.requestId}.json`]);
+    expect(await world.keys()).toEqual([`rejected/received_date=${new Date().toISOString().slice(0, 10)}/https-${posted.requestId}.json`]);
   });
 });
 
@@ -253,7 +209,7 @@ describe('HTTPS reception with countHttpsReports', () => {
     // THEN
     const mailReport = parseTlsRptReport(JSON.stringify(googleReport())).report!.policies[0];
     const partition = `reports/${reportPartition(mailReport)}`;
-    expect(await keys()).toEqual([
+    expect(await world.keys()).toEqual([
       `${partition}${reportObjectName(mailReport)}`,
       expect.stringMatching(new RegExp(`^${partition}https-[0-9a-f]{32}\\.json$`)),
     ].sort((a, b) => String(a).localeCompare(String(b))));
@@ -280,7 +236,7 @@ describe('HTTPS reception with countHttpsReports', () => {
     const posted = await postReport(counted, gzipSync(JSON.stringify(googleReport({ day: '2031-01-01', successful: 5326 }))));
     expect(posted.status).toBe(400);
     expect(sessionMetrics(metrics(posted.run))).toEqual([]);
-    expect((await keys()).every(key => key.startsWith('rejected/'))).toBe(true);
+    expect((await world.keys()).every(key => key.startsWith('rejected/'))).toBe(true);
   });
 });
 

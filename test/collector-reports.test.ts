@@ -1,10 +1,10 @@
 import { gzipSync } from 'node:zlib';
-import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { exampleStack } from './fixtures';
-import { MtaStsMode, TlsRptCollector } from '../src';
-import { FaultProxy, startFaultProxy } from './support/aws-faults';
-import { DUMMY_CREDENTIALS, Moto, startMoto } from './support/moto';
-import { Invocation, PackagedStack, invoke, invokeConcurrently, openStack, sesReceiptEvent, synthesize } from './support/packaged';
+import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { MtaStsMode } from '../src';
+import { FaultProxy } from './support/aws-faults';
+import { ADDRESS, CollectorWorld, collectorWorld, logLines, metrics } from './support/collector-world';
+import { Moto } from './support/moto';
+import { Invocation, PackagedStack, invoke, invokeConcurrently, sesReceiptEvent } from './support/packaged';
 import { attachedReport, fixture, gzipReportMessage, reportMessage, withHeader } from './support/tlsrpt-messages';
 import { PolicyReport, reportObjectName, reportPartition } from '../src/core/tlsrpt-report';
 
@@ -15,21 +15,19 @@ import { PolicyReport, reportObjectName, reportPartition } from '../src/core/tls
 // them; every stored object and every metric is asserted.
 
 const BUCKET = 'tlsrpt-collector-bucket';
-const ADDRESS = 'reports@tlsrpt.example.com';
 const MESSAGE_BASE = 'q8r4u2m9tk1b7c0o3dsf6hji5';
 
+let world: CollectorWorld;
 let moto: Moto;
 let proxy: FaultProxy;
 let stack: PackagedStack;
 let s3: S3Client;
 
 beforeAll(async () => {
-  moto = await startMoto();
-  proxy = await startFaultProxy(moto.endpoint);
+  world = await collectorWorld(BUCKET);
+  ({ moto, proxy, s3 } = world);
   // GIVEN a collector for the domains of the fixture reports
-  const { app, stack: cdkStack, hostedZone } = exampleStack('us-east-1');
-  new TlsRptCollector(cdkStack, 'Collector', {
-    hostedZone,
+  stack = world.collectorStack({
     policyDomains: [
       { domainName: 'cardinalhealth.ca', mode: MtaStsMode.TESTING },
       { domainName: 'example.com', mode: MtaStsMode.TESTING },
@@ -37,21 +35,9 @@ beforeAll(async () => {
       { domainName: 'example.org', mode: MtaStsMode.TESTING },
     ],
   });
-  stack = openStack(synthesize(app), 'Stack', { refs: { CollectorBucket: BUCKET, CollectorRuleSet: 'tlsrpt-collector-rule-set' } });
-  s3 = new S3Client({ endpoint: moto.endpoint, region: 'us-east-1', credentials: DUMMY_CREDENTIALS });
 });
-
-beforeEach(async () => {
-  await moto.reset();
-  proxy.clear();
-  await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
-});
-
-afterAll(async () => {
-  s3?.destroy();
-  await proxy?.stop();
-  await moto?.stop();
-});
+beforeEach(() => world.reset());
+afterAll(() => world?.stop());
 
 let counter = 0;
 /** A fresh SES-style message id (lower-case letters and digits, as SES makes them). */
@@ -95,16 +81,11 @@ function keyOf(object: PolicyReport, prefix = 'reports/'): string {
   return `${prefix}${reportPartition(object)}${reportObjectName(object)}`;
 }
 
-/** Every key but the raw messages, sorted. */
-async function keys(): Promise<string[]> {
-  const listed = await s3.send(new ListObjectsV2Command({ Bucket: BUCKET }));
-  return (listed.Contents ?? []).map(object => object.Key!).filter(key => !key.startsWith('raw/')).sort();
-}
 
 /** Every object but the raw messages, parsed, by key; each report object must be one line of JSON. */
 async function objects(): Promise<Record<string, any>> {
   const result: Record<string, any> = {};
-  for (const key of await keys()) {
+  for (const key of await world.keys()) {
     const text = await (await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }))).Body!.transformToString();
     if (key.endsWith('.eml')) {
       result[key] = text;
@@ -116,25 +97,6 @@ async function objects(): Promise<Record<string, any>> {
   return result;
 }
 
-/** The JSON lines of invocations' logs. */
-function logLines(...runs: Invocation[]): any[] {
-  return runs.flatMap(run => run.stdout.split('\n').filter(line => line.startsWith('{')).map(line => JSON.parse(line)));
-}
-
-/** The EMF metric values of invocations, `Name{Dim=value,...}` -> value, summed; every line in the TlsRpt namespace. */
-function metrics(...runs: Invocation[]): Record<string, number> {
-  const values: Record<string, number> = {};
-  for (const line of logLines(...runs).filter(l => l._aws)) {
-    const directive = line._aws.CloudWatchMetrics[0];
-    expect(directive.Namespace).toBe('TlsRpt');
-    const dimensions = directive.Dimensions[0].map((name: string) => `${name}=${line[name]}`).join(',');
-    for (const metric of directive.Metrics) {
-      const name = `${metric.Name}{${dimensions}}`;
-      values[name] = (values[name] ?? 0) + line[metric.Name];
-    }
-  }
-  return values;
-}
 
 /** The processor's summary line of each message. */
 function results(...runs: Invocation[]): any[] {

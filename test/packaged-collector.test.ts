@@ -4,13 +4,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { ChangeResourceRecordSetsCommand, CreateHostedZoneCommand, GetChangeCommand, ListResourceRecordSetsCommand, Route53Client } from '@aws-sdk/client-route-53';
-import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { CreateReceiptRuleSetCommand, DescribeActiveReceiptRuleSetCommand, SESClient, SetActiveReceiptRuleSetCommand } from '@aws-sdk/client-ses';
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { ACCOUNT, exampleStack } from './fixtures';
-import { MtaStsMode, TlsRptCollector } from '../src';
-import { FaultProxy, startFaultProxy } from './support/aws-faults';
+import { ACCOUNT } from './fixtures';
+import { MtaStsMode } from '../src';
+import { FaultProxy } from './support/aws-faults';
+import { ADDRESS, CREATE_FAILED, CollectorWorld, RULE_SET, collectorWorld, logLines, metrics } from './support/collector-world';
 import { DUMMY_CREDENTIALS, MOTO_MISSING, Moto, motoAvailable, startMoto } from './support/moto';
 import {
   Invocation, PackagedStack, cfnEvent, functionUrlEvent, invoke, invokeConcurrently, openStack, sesReceiptEvent, startWarmHost, synthesize,
@@ -24,10 +25,8 @@ import { httpsObjectName } from '../src/handlers/tlsrpt-collector/https';
 // moto on loopback, and events as SES, a function URL and CloudFormation send them.
 
 const BUCKET = 'tlsrpt-collector-bucket';
-const RULE_SET = 'tlsrpt-collector-rule-set';
-const ADDRESS = 'reports@tlsrpt.example.com';
-const CREATE_FAILED = 'AWSCDK::CustomResourceProviderFramework::CREATE_FAILED';
 
+let world: CollectorWorld;
 let moto: Moto;
 let proxy: FaultProxy;
 let stack: PackagedStack;
@@ -35,32 +34,13 @@ let s3: S3Client;
 let ses: SESClient;
 
 beforeAll(async () => {
-  moto = await startMoto();
-  proxy = await startFaultProxy(moto.endpoint);
+  world = await collectorWorld(BUCKET);
+  ({ moto, proxy, s3, ses } = world);
   // GIVEN the collector in a stack with an explicit env, synthesized as a user's app is
-  const { app, stack: cdkStack, hostedZone } = exampleStack('us-east-1');
-  new TlsRptCollector(cdkStack, 'Collector', {
-    hostedZone,
-    httpsReception: true,
-    policyDomains: [{ domainName: 'example.com', mode: MtaStsMode.ENFORCE }],
-  });
-  stack = openStack(synthesize(app), 'Stack', { refs: { CollectorBucket: BUCKET, CollectorRuleSet: RULE_SET } });
-  s3 = new S3Client({ endpoint: moto.endpoint, region: 'us-east-1', credentials: DUMMY_CREDENTIALS });
-  ses = new SESClient({ endpoint: moto.endpoint, region: 'us-east-1', credentials: DUMMY_CREDENTIALS });
+  stack = world.collectorStack({ httpsReception: true, policyDomains: [{ domainName: 'example.com', mode: MtaStsMode.ENFORCE }] });
 });
-
-beforeEach(async () => {
-  await moto.reset();
-  proxy.clear();
-  await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
-});
-
-afterAll(async () => {
-  s3?.destroy();
-  ses?.destroy();
-  await proxy?.stop();
-  await moto?.stop();
-});
+beforeEach(() => world.reset());
+afterAll(() => world?.stop());
 
 test('every Lambda function of the collector stack is one run as packaged below', () => {
   expect(stack.functions.map(fn => [fn.logicalId.replace(/[0-9A-F]{8}$/, ''), fn.handler, fn.runtime])).toEqual([
@@ -94,8 +74,8 @@ describe('the SES processor (index.handler)', () => {
     const report = policyReports(googleReport())[0];
     const key = `reports/${reportPartition(report)}${reportObjectName(report)}`;
     expect(key).toMatch(/^reports\/policy_domain=example\.com\/report_date=2024-09-03\/[0-9a-f]{32}\.json$/);
-    expect(await keys()).toEqual([key, `raw/${messageId}`].sort());
-    expect(await text(key)).toBe(`${JSON.stringify({ ...report, message_id: messageId, received_date: day, submitter: 'google.com' })}\n`);
+    expect(await world.keys({ raw: true })).toEqual([key, `raw/${messageId}`].sort());
+    expect(await world.text(key)).toBe(`${JSON.stringify({ ...report, message_id: messageId, received_date: day, submitter: 'google.com' })}\n`);
     expect(metrics(run)).toEqual({
       'Reports{Outcome=stored}': 1,
       'SuccessfulSessions{PolicyDomain=example.com}': 42,
@@ -112,20 +92,20 @@ describe('the SES processor (index.handler)', () => {
     // GIVEN
     const raw = gzipReportMessage(googleReport());
     const first = await deliver(raw);
-    const key = (await keys()).find(k => k.startsWith('reports/'))!;
-    const stored = await text(key);
+    const key = (await world.keys({ raw: true })).find(k => k.startsWith('reports/'))!;
+    const stored = await world.text(key);
     // WHEN SES (or Lambda's async retry) delivers the same message again
     const { run } = await deliver(raw, { messageId: first.messageId });
     // THEN
     expect(run.error).toBeUndefined();
-    expect(await text(key)).toBe(stored);
+    expect(await world.text(key)).toBe(stored);
     expect(metrics(run)).toEqual({ 'Reports{Outcome=duplicate}': 1 });
   });
 
   test('reports for a domain the collector was not given are kept under unconfigured/ and not counted', async () => {
     const { run } = await deliver(gzipReportMessage(rfcExampleReport(), { domain: 'company-y.example' }));
     const report = policyReports(rfcExampleReport())[0];
-    expect((await keys()).filter(k => !k.startsWith('raw/'))).toEqual([`unconfigured/${reportPartition(report)}${reportObjectName(report)}`]);
+    expect((await world.keys({ raw: true })).filter(k => !k.startsWith('raw/'))).toEqual([`unconfigured/${reportPartition(report)}${reportObjectName(report)}`]);
     expect(metrics(run)).toEqual({ 'Reports{Outcome=unconfigured}': 1, 'Messages{Outcome=accepted}': 1 });
   });
 
@@ -138,9 +118,9 @@ describe('the SES processor (index.handler)', () => {
     // THEN
     expect(run.error).toBeUndefined();
     const base = `quarantine/received_date=${day}/${messageId}`;
-    expect((await keys()).filter(k => !k.startsWith('raw/'))).toEqual([`${base}.eml`, `${base}.json`]);
-    expect(await text(`${base}.eml`)).toBe(raw.toString('utf8'));
-    expect(JSON.parse(await text(`${base}.json`))).toEqual({
+    expect((await world.keys({ raw: true })).filter(k => !k.startsWith('raw/'))).toEqual([`${base}.eml`, `${base}.json`]);
+    expect(await world.text(`${base}.eml`)).toBe(raw.toString('utf8'));
+    expect(JSON.parse(await world.text(`${base}.json`))).toEqual({
       reason: 'dkim-not-pass',
       detail: 'the SES DKIM verdict is FAIL, not PASS (RFC 8460 section 3)',
       messageId,
@@ -188,8 +168,8 @@ describe('the HTTPS processor (index.httpsHandler)', () => {
     expect(run.result).toEqual({ statusCode: 201, headers: { 'content-type': 'application/json' }, body: '{"stored":1,"duplicates":0}' });
     const report = policyReports(googleReport())[0];
     const key = `https/${reportPartition(report)}${httpsObjectName(report)}`;
-    expect(await keys()).toEqual([key]);
-    expect(JSON.parse(await text(key))).toEqual({
+    expect(await world.keys({ raw: true })).toEqual([key]);
+    expect(JSON.parse(await world.text(key))).toEqual({
       ...report, message_id: `https-${event.requestContext.requestId}`, received_date: day, submitter: 'mta.example.net',
     });
     expect(metrics(run)).toEqual({ 'Reports{Outcome=uncounted}': 1, 'Messages{Outcome=accepted}': 1 });
@@ -200,7 +180,7 @@ describe('the HTTPS processor (index.httpsHandler)', () => {
     const event = functionUrlEvent(fn, { method: 'GET' });
     const run = await invoke(fn, event, { endpoint: moto.endpoint });
     expect(run.result).toMatchObject({ statusCode: 405 });
-    expect(await keys()).toEqual([`rejected/received_date=${today()}/https-${event.requestContext.requestId}.json`]);
+    expect(await world.keys({ raw: true })).toEqual([`rejected/received_date=${today()}/https-${event.requestContext.requestId}.json`]);
   });
 });
 
@@ -639,33 +619,4 @@ function today(): string {
 
 function policyReports(report: unknown): PolicyReport[] {
   return parseTlsRptReport(JSON.stringify(report)).report!.policies;
-}
-
-async function keys(): Promise<string[]> {
-  const listed = await s3.send(new ListObjectsV2Command({ Bucket: BUCKET }));
-  return (listed.Contents ?? []).map(object => object.Key!).sort();
-}
-
-async function text(key: string): Promise<string> {
-  return (await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }))).Body!.transformToString();
-}
-
-/** The JSON lines of the function's log (whole lines: EMF needs them unprefixed). */
-function logLines(run: Invocation): any[] {
-  return run.stdout.split('\n').filter(line => line.startsWith('{')).map(line => JSON.parse(line));
-}
-
-/** The EMF metric values, `Name{Dim=value,...}` -> value, summed; every line in the TlsRpt namespace. */
-function metrics(run: Invocation): Record<string, number> {
-  const values: Record<string, number> = {};
-  for (const line of logLines(run).filter(l => l._aws)) {
-    const directive = line._aws.CloudWatchMetrics[0];
-    expect(directive.Namespace).toBe('TlsRpt');
-    const dimensions = directive.Dimensions[0].map((name: string) => `${name}=${line[name]}`).join(',');
-    for (const metric of directive.Metrics) {
-      const name = `${metric.Name}{${dimensions}}`;
-      values[name] = (values[name] ?? 0) + line[metric.Name];
-    }
-  }
-  return values;
 }
