@@ -4,7 +4,7 @@ import * as route53 from 'aws-cdk-lib/aws-route53';
 import { MtaSts, MtaStsDomains, MtaStsMode } from '../src';
 
 // A domain whose _smtp._tls record is managed outside the stack publishes no TLS-RPT record
-// and acknowledges the warning, as the README's TLS-RPT section says.
+// and acknowledges the warning, as the README's Troubleshooting section says.
 
 const ENV = { account: '111111111111', region: 'us-east-1' };
 const NO_TLS_RPT = 'cdk-mta-sts:noTlsRpt';
