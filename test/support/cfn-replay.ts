@@ -83,7 +83,9 @@
  * as possible, announcers as late as possible).
  */
 import { createHash } from 'node:crypto';
+import type { CloudFormationCustomResourceEvent } from './packaged';
 import { CloudFailure, CloudRecord, CloudState, ReadScope, RecordSetChange, ReplayCloud, ZoneSpec } from './replay-cloud';
+import { txtValue } from './txt';
 
 // ---------------------------------------------------------------------------------------------
 // Templates
@@ -232,18 +234,7 @@ export function topologicalOrder(template: CfnTemplate, order: Order): string[] 
 // ---------------------------------------------------------------------------------------------
 
 /** A custom resource request, as CloudFormation sends it to the Lambda function. */
-export interface CustomResourceEvent {
-  readonly RequestType: 'Create' | 'Update' | 'Delete';
-  readonly ServiceToken: string;
-  readonly ResponseURL: string;
-  readonly StackId: string;
-  readonly RequestId: string;
-  readonly LogicalResourceId: string;
-  readonly ResourceType: string;
-  readonly PhysicalResourceId?: string;
-  readonly ResourceProperties: Record<string, unknown>;
-  readonly OldResourceProperties?: Record<string, unknown>;
-}
+export type CustomResourceEvent = CloudFormationCustomResourceEvent;
 
 /** The answer the function PUTs to the response URL. */
 export interface CfnResponse {
@@ -474,12 +465,6 @@ const sha256 = (text: string): string => createHash('sha256').update(text, 'utf8
 export const contentIdOf = (text: string): string => sha256(text).slice(0, 16);
 const asList = <T>(value: T | T[] | undefined): T[] => (value === undefined ? [] : ([] as T[]).concat(value));
 const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
-
-/** The value of a TXT record as resolvers join it: each quoted string unquoted, concatenated. */
-export function txtValue(quoted: string): string {
-  const strings = [...quoted.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map(m => m[1].replace(/\\(.)/g, '$1'));
-  return strings.length > 0 ? strings.join('') : quoted;
-}
 
 /** The id of a `v=STSv1` record value, if it has a valid one (RFC 8461 §3.1). */
 function idOf(value: string): string | undefined {
@@ -1529,7 +1514,7 @@ const recordSet: Effect = {
 };
 
 /** CloudFormation passes every scalar property of a custom resource as a string; zone ids become moto's. */
-function customProperties(ctx: EffectContext, props: any): Record<string, unknown> {
+function customProperties(ctx: EffectContext, props: any): CustomResourceEvent['ResourceProperties'] {
   const zoneIds = new Set(ctx.cloud.zones.map(z => z.id));
   const convert = (node: any): any => {
     if (Array.isArray(node)) {

@@ -9,6 +9,7 @@ import { CreateBucketCommand, GetObjectCommand, S3Client } from '@aws-sdk/client
 import { App } from 'aws-cdk-lib';
 import { DUMMY_CREDENTIALS, Moto } from './moto';
 import { cfnEvent, invoke, openStack } from './packaged';
+import { txtStrings } from './txt';
 import { PUBLICATION_RESOURCE_TYPE } from '../../src/core/publication';
 
 export interface Published {
@@ -82,7 +83,7 @@ export async function deployApp(app: App, moto: Moto): Promise<Published> {
     for (const set of sets.ResourceRecordSets ?? []) {
       if (set.Type === 'TXT') {
         for (const record of set.ResourceRecords ?? []) {
-          records.push({ name: dotted(set.Name!), strings: [...(record.Value ?? '').matchAll(/"((?:[^"\\]|\\.)*)"/g)].map(m => m[1].replace(/\\(.)/g, '$1')) });
+          records.push({ name: dotted(set.Name!), strings: txtStrings(record.Value ?? '') });
         }
       }
     }

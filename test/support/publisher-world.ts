@@ -11,6 +11,7 @@ import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } fro
 import { FaultProxy, startFaultProxy } from './aws-faults';
 import { DUMMY_CREDENTIALS, Moto, startMoto } from './moto';
 import { CfnRequestType, Invocation, InvokeOptions, PackagedFunction, cfnEvent, invoke, invokeConcurrently, openStack } from './packaged';
+import { txtValue } from './txt';
 import { MtaSts, MtaStsMode } from '../../src';
 import { contentIdOf } from '../../src/core/policy-id';
 import { PUBLICATION_RESOURCE_TYPE, PublicationProperties } from '../../src/core/publication';
@@ -138,8 +139,7 @@ export async function publisherWorld(): Promise<PublisherWorld> {
       if (!set || set.Type !== 'TXT' || set.Name !== fqdn) {
         return undefined;
       }
-      const unquote = (value: string) => [...value.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map(m => m[1].replace(/\\(.)/g, '$1')).join('');
-      return { values: (set.ResourceRecords ?? []).map(r => unquote(r.Value ?? '')), ttl: set.TTL ?? 0 };
+      return { values: (set.ResourceRecords ?? []).map(r => txtValue(r.Value ?? '')), ttl: set.TTL ?? 0 };
     },
     async putTxt(zoneId, name, value) {
       await route53.send(new ChangeResourceRecordSetsCommand({

@@ -12,7 +12,8 @@
 import { ChangeResourceRecordSetsCommand, ListResourceRecordSetsCommand, Route53Client } from '@aws-sdk/client-route-53';
 import { DeleteObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { FaultProxy } from './aws-faults';
-import { CfnResponse, CustomResourceEvent, RunOptions, RunPublication, contentIdOf, txtValue } from './cfn-replay';
+import { CfnResponse, CustomResourceEvent, RunOptions, RunPublication, contentIdOf } from './cfn-replay';
+import { txtValue } from './txt';
 
 /** aws-cdk-lib's marker for the physical id of a failed Create. */
 export const CREATE_FAILED_MARKER = 'AWSCDK::CustomResourceProviderFramework::CREATE_FAILED';
