@@ -1,78 +1,36 @@
-import { CustomResource, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
-import * as acm from 'aws-cdk-lib/aws-certificatemanager';
+import { Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
-import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { PUBLICATION_ATTRIBUTES } from './core/publication';
 import { MtaStsMode } from './mode';
-import { MtaStsPolicy } from './policy';
-import { certificateNameProblems } from './private/certificate';
+import { PolicyDomain, PolicyDomainOptions, PolicyDomainProps } from './policy-domain';
 import { tlsRptRecordWith } from './private/collector-link';
-import { DEFAULT_PRICE_CLASS, DEFAULT_RECORD_TTL, recordTtlProblems } from './private/defaults';
-import { resolveDomain } from './private/domain';
+import { validateRecordTtl } from './private/defaults';
+import { DomainField, DomainPlan, handOver, planPolicyDomain } from './private/domain-plan';
 import { normaliseHostname, quote } from './private/hostname';
 import { addMxDriftCheck } from './private/mx-drift';
 import { addNagSuppressions } from './private/nag';
-import { policyHostOf, policyUrlOf } from './private/names';
-import { placeResources } from './private/placement';
-import { PolicyDomainResources, publishPolicyDomain, recordNamesOf } from './private/policy-domain';
-import { analysePolicy } from './private/policy-rules';
+import { MAX_SHARDS, placeInShards, placeResources, shardOf } from './private/placement';
 import { createOriginAccessControl, createPolicyBucket } from './private/policy-store';
 import { throwIfProblems } from './private/problems';
 import { registerPolicyDomain } from './private/registry';
-import { addStackLimitChecks, MAX_STACK_RESOURCES } from './private/stack-limits';
-import { tlsRptProblems } from './private/tls-rpt-rules';
-import { TlsRptOptions, TlsRptRecord } from './tls-rpt';
+import { addStackLimitChecks, MAX_STACK_OUTPUTS, MAX_STACK_RESOURCES } from './private/stack-limits';
+import { TlsRptRecord, TlsRptRecordProps } from './tls-rpt';
 import type { TlsRptCollector } from './tls-rpt-collector';
 
 /**
  * One policy domain of an MtaStsDomains construct. Policy fields left out take the
  * construct's defaults.
  */
-export interface MtaStsDomainOptions {
+export interface MtaStsDomainOptions extends PolicyDomainOptions {
   /**
-   * The hosted zone that holds this domain's records and certificate validation records: the
-   * domain's zone (or a parent's), or a zone named exactly `mta-sts.<domainName>` delegated
-   * from DNS outside Route 53.
-   */
-  readonly hostedZone: route53.IHostedZone;
-
-  /**
-   * The policy domain: the zone's name, a name below it, or the domain of a delegated
-   * `mta-sts.<domain>` zone. Must be known at synthesis time (it names the domain's resources).
+   * The shard (stack) this domain lives in, when the construct has `shards`: any index from 0
+   * to 49, including indices at or above `shards`, which make new stacks. Pinning new domains
+   * to new shards is how a construct grows past its shards' room without moving any domain.
    *
-   * @default - the hosted zone's name
+   * @default - a hash of the domain name modulo `shards`, which never changes for the domain
    */
-  readonly domainName?: string;
-
-  /**
-   * The policy mode for this domain.
-   *
-   * @default - the construct's `mode`
-   */
-  readonly mode?: MtaStsMode;
-
-  /**
-   * The MX patterns for this domain.
-   *
-   * @default - the construct's `mx`
-   */
-  readonly mx?: string[];
-
-  /**
-   * The policy lifetime for this domain.
-   *
-   * @default - the construct's `maxAge`
-   */
-  readonly maxAge?: Duration;
-
-  /**
-   * TLS-RPT for this domain.
-   *
-   * @default - the construct's `tlsRpt`
-   */
-  readonly tlsRpt?: TlsRptOptions;
+  readonly shard?: number;
 }
 
 /**
@@ -110,7 +68,7 @@ export interface MtaStsDomainsProps {
    *
    * @default - no `_smtp._tls` record for those domains, and a warning each
    */
-  readonly tlsRpt?: TlsRptOptions;
+  readonly tlsRpt?: TlsRptRecordProps;
 
   /**
    * A collector that receives the TLS-RPT reports of every domain: its address is put first in
@@ -150,25 +108,60 @@ export interface MtaStsDomainsProps {
    * @default false
    */
   readonly replaceExistingRecords?: boolean;
+
+  /**
+   * Add each domain's stack outputs (policy URL, policy id, TXT records; see
+   * `PolicyDomainProps.outputs`): three or four per domain, of the 200 CloudFormation allows per
+   * stack, so about 50 domains per stack at most.
+   *
+   * @default false
+   */
+  readonly outputs?: boolean;
+
+  /**
+   * Spread the domains over this many stacks ("shards"), each in us-east-1 beside the
+   * construct's stack, named `<stack name>-<construct id>-Shard<index>`, with its own bucket,
+   * origin access control and publisher. A domain's shard is a hash of its name modulo
+   * `shards` (or its `shard`), so adding, removing or renaming a domain never moves another one.
+   * A shard holds about 80 domains (CloudFormation's 500 resources per stack); choose about one
+   * shard per 40 domains you expect, since changing `shards` later moves domains between stacks.
+   * Requires hosted zones with literal ids. Deploy with `cdk deploy --all`.
+   *
+   * @default - no shards: every domain in the construct's stack (in its us-east-1 companion
+   * stack when the stack is in another region), up to about 80 domains
+   */
+  readonly shards?: number;
 }
 
-interface DomainPlan {
-  readonly domainName: string;
-  readonly delegated: boolean;
-  readonly options: MtaStsDomainOptions;
-  readonly policy: MtaStsPolicy;
-  readonly tlsRpt?: TlsRptRecord;
-}
-
-/** Resources shared by all domains: bucket, bucket policy, origin access control, publisher function and role. */
+/** Resources every site (the construct's stack, its companion or a shard) shares: bucket, bucket policy, origin access control, publisher function and role. */
 const SHARED_RESOURCES = 5;
 
+/** About how many domains to plan per shard: half of what fits, so hash placement leaves room. */
+const PLANNED_DOMAINS_PER_SHARD = 40;
+
+/** One domain, checked, with where it goes. */
+interface Placed {
+  readonly plan: DomainPlan;
+  readonly options: MtaStsDomainOptions;
+  readonly tlsRpt?: TlsRptRecord;
+  /** The shard index, or undefined without shards. */
+  readonly shard?: number;
+  /** CloudFormation resources and outputs the domain takes. */
+  readonly resources: number;
+  readonly outputs: number;
+}
+
 /**
- * Publishes MTA-STS and TLS-RPT for many policy domains from one construct. The domains share
- * one bucket, one origin access control and the stack's one publisher function; each domain has
- * its own certificate, distribution, policy file, publishing step and records, all beneath a
- * construct named after the domain. So adding, changing, renaming or removing one domain never
- * touches another's resources. Domains may live in different hosted zones.
+ * Publishes MTA-STS and TLS-RPT for many policy domains from one construct: one PolicyDomain per
+ * domain (`domain(name)`), named after the domain. Domains may live in different hosted zones.
+ *
+ * Without `shards`, the domains share one bucket, one origin access control and the stack's one
+ * publisher function, in the construct (or its us-east-1 companion stack). With `shards`, they
+ * are spread by a hash of their names over that many us-east-1 stacks, each with its own bucket,
+ * origin access control and publisher: a thousand domains take one construct and one
+ * `cdk deploy --all`. Either way each domain has its own certificate, distribution, policy file,
+ * publishing step and records, so adding, changing, renaming or removing one domain never
+ * touches another's resources, and never moves another to a different stack.
  *
  * @example
  * declare const zoneA: route53.IHostedZone;
@@ -185,15 +178,10 @@ const SHARED_RESOURCES = 5;
 export class MtaStsDomains extends Construct {
   /** The policy domains, normalised, sorted. */
   public readonly domainNames: string[];
-  /** The private bucket holding every policy file. */
-  public readonly bucket: s3.IBucket;
-  /** The distributions, one per domain, in `domainNames` order. */
-  public readonly distributions: cloudfront.Distribution[];
-  /** The certificates, one per domain, in `domainNames` order. */
-  public readonly certificates: acm.ICertificate[];
+  /** The shard stacks, by shard index; empty without `shards`. */
+  public readonly shardStacks: Stack[];
 
-  private readonly plans = new Map<string, DomainPlan>();
-  private readonly resourcesOf = new Map<string, PolicyDomainResources>();
+  private readonly domainsByName = new Map<string, PolicyDomain>();
 
   /**
    * @param scope the parent construct
@@ -205,153 +193,203 @@ export class MtaStsDomains extends Construct {
     super(scope, id);
 
     // Check everything first and throw once, before any resource exists.
-    const problems = new Set<string>();
-    recordTtlProblems(props.recordTtl).forEach(problem => problems.add(problem));
+    const problems = new Set<string>(validateRecordTtl(props.recordTtl));
+    validateShards(props.shards).forEach(problem => problems.add(problem));
     if (props.domains.length === 0) {
       problems.add('`domains` must list at least one domain, got: []');
     }
+    const placed = new Map<string, Placed>();
     const firstIndex = new Map<string, number>();
     props.domains.forEach((options, index) => {
-      for (const problem of this.planDomain(options, index, props, firstIndex)) {
+      for (const problem of this.placeDomain(options, index, props, firstIndex, placed)) {
         problems.add(problem);
       }
     });
-    const resourceCount = SHARED_RESOURCES + [...this.plans.values()].reduce((sum, plan) => sum + 5 + (plan.tlsRpt ? 1 : 0), 0);
-    if (resourceCount > MAX_STACK_RESOURCES) {
-      problems.add(`\`domains\` must fit CloudFormation's ${MAX_STACK_RESOURCES} resources per stack (each domain takes 5, or 6 with TLS-RPT, plus ${SHARED_RESOURCES} shared); `
-        + `split them over several stacks, got: ${this.plans.size} domains, ${resourceCount} resources`);
-    }
-    const placement = placeResources(this, {
-      zones: props.domains.map((options, index) => ({ zone: options.hostedZone, prop: `domains[${index}].hostedZone` })),
-      certificateSupplied: false,
-    });
-    placement.problems.forEach(problem => problems.add(problem));
-    throwIfProblems(`MtaStsDomains configuration at ${this.node.path}`, [...problems]);
+    const zones = props.domains.map((options, index) => ({ zone: options.hostedZone, prop: `domains[${index}].hostedZone` }));
+    // Every shard up to the highest in use is a stack, even an empty one: a shard stack that
+    // left the app would keep publishing the domains it held, since `cdk deploy` never touches it.
+    const highest = Math.max((props.shards ?? 0) - 1, ...[...placed.values()].map(domain => domain.shard ?? 0));
+    const shardIndices = props.shards === undefined ? [] : Array.from({ length: highest + 1 }, (_, index) => index);
+    const shards = props.shards === undefined ? undefined : placeInShards(this, shardIndices, zones);
+    const placement = shards ? undefined : placeResources(this, { zones, certificateSupplied: false });
+    [...(shards ?? placement!).problems, ...capacityProblems(this, [...placed.values()], props.shards)].forEach(problem => problems.add(problem));
+    throwIfProblems('MtaStsDomains', [...problems], this);
 
-    this.domainNames = [...this.plans.keys()].sort();
-    const where = placement.scope();
-    addStackLimitChecks(Stack.of(where));
+    this.domainNames = [...placed.keys()].sort();
+    this.shardStacks = shardIndices.map(index => shards?.stack(index)).filter((stack): stack is Stack => stack !== undefined);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
-    const bucket = createPolicyBucket(where, removalPolicy);
-    this.bucket = bucket;
-    const originAccessControl = createOriginAccessControl(where, 'OriginAccessControl', `MTA-STS policy bucket access for ${where.node.path}`);
-
-    this.distributions = [];
-    this.certificates = [];
+    const sites = new Map<number | undefined, { scope: Construct; bucket: s3.Bucket; originAccessControl: cloudfront.IOriginAccessControl }>();
+    const siteOf = (shard: number | undefined) => {
+      let site = sites.get(shard);
+      if (!site) {
+        const where = shards ? shards.stack(shard!) : placement!.scope();
+        site = {
+          scope: where,
+          bucket: createPolicyBucket(where, removalPolicy),
+          originAccessControl: createOriginAccessControl(where, 'OriginAccessControl', `MTA-STS policy bucket access for ${where.node.path}`),
+        };
+        addStackLimitChecks(Stack.of(where));
+        sites.set(shard, site);
+      }
+      return site;
+    };
+    shardIndices.forEach(index => siteOf(index));
     for (const name of this.domainNames) {
-      const plan = this.plans.get(name)!;
-      const resources = publishPolicyDomain(new Construct(where, name), {
+      const domain = placed.get(name)!;
+      const site = siteOf(domain.shard);
+      const domainProps: PolicyDomainProps = {
+        hostedZone: domain.options.hostedZone,
         domainName: name,
-        zone: plan.options.hostedZone,
-        names: recordNamesOf(name, plan.delegated),
-        policy: plan.policy,
-        tlsRpt: plan.tlsRpt,
-        ttl: props.recordTtl ?? DEFAULT_RECORD_TTL,
-        bucket,
-        originAccessControl,
-        priceClass: props.priceClass ?? DEFAULT_PRICE_CLASS,
-        retainObject: removalPolicy !== RemovalPolicy.DESTROY,
-        replaceExistingRecords: props.replaceExistingRecords ?? false,
-        readAccess: bucket.policy ? [bucket.policy] : [],
-        annotate: this,
+        mode: domain.plan.policy.mode,
+        mx: domain.plan.policy.mx,
+        tlsRpt: domain.tlsRpt && { rua: domain.tlsRpt.rua },
+        certificate: domain.options.certificate,
+        tlsRptCollector: props.tlsRptCollector,
+        priceClass: props.priceClass,
+        removalPolicy,
+        recordTtl: props.recordTtl,
+        replaceExistingRecords: props.replaceExistingRecords,
+        outputs: props.outputs ?? false,
+        bucket: site.bucket,
+      };
+      const handed = handOver(domainProps, {
+        plan: domain.plan, tlsRpt: domain.tlsRpt, originAccessControl: site.originAccessControl, annotate: this,
       });
-      this.resourcesOf.set(name, resources);
-      props.tlsRptCollector?.addPolicyDomain(name, plan.policy.mode);
-      this.distributions.push(resources.distribution);
-      this.certificates.push(resources.certificate);
+      this.domainsByName.set(name, new PolicyDomain(site.scope, name, handed));
     }
-
-    addNagSuppressions(where);
+    sites.forEach(site => addNagSuppressions(site.scope));
     addMxDriftCheck(this);
   }
 
-  /** The policy published for a domain. */
-  public policyFor(domainName: string): MtaStsPolicy {
-    return this.planOf(domainName).policy;
-  }
-
-  /** The URL senders fetch a domain's policy from. */
-  public policyUrlFor(domainName: string): string {
-    return policyUrlOf(this.planOf(domainName).domainName);
-  }
-
-  /** The id published for a domain: made at deploy time, so a token at synthesis. */
-  public policyIdFor(domainName: string): string {
-    return this.publicationFor(domainName).getAttString(PUBLICATION_ATTRIBUTES.PolicyId);
-  }
-
-  /** The distribution serving a domain's `mta-sts.<domain>` host. */
-  public distributionFor(domainName: string): cloudfront.Distribution {
-    return this.resourcesOf.get(this.planOf(domainName).domainName)!.distribution;
-  }
-
-  /** The certificate of a domain's distribution. */
-  public certificateFor(domainName: string): acm.ICertificate {
-    return this.resourcesOf.get(this.planOf(domainName).domainName)!.certificate;
-  }
-
-  /** The step that writes a domain's policy file and then its `_mta-sts` TXT record. */
-  public publicationFor(domainName: string): CustomResource {
-    return this.resourcesOf.get(this.planOf(domainName).domainName)!.publication;
-  }
-
-  /** A domain's `_smtp._tls` TXT record, if it publishes TLS-RPT. */
-  public tlsRptRecordFor(domainName: string): route53.TxtRecord | undefined {
-    return this.resourcesOf.get(this.planOf(domainName).domainName)!.tlsRptRecord;
-  }
-
-  private planOf(domainName: string): DomainPlan {
+  /**
+   * The PolicyDomain publishing a domain: its policy, id, records, distribution and certificate.
+   *
+   * @param domainName one of `domainNames` (normalised the same way, so `Example.COM.` finds `example.com`)
+   * @throws Error when the construct does not publish the domain
+   */
+  public domain(domainName: string): PolicyDomain {
     const key = normaliseHostname(domainName).value;
-    if (key === undefined || !this.plans.has(key)) {
+    const domain = key === undefined ? undefined : this.domainsByName.get(key);
+    if (!domain) {
       throw new Error(`\`domainName\` must be one of the domains of ${this.node.path}, got: ${quote(domainName)}`);
     }
-    return this.plans.get(key)!;
+    return domain;
   }
 
-  /** Validates one domain; records its plan when valid. Returns its problems. */
-  private planDomain(options: MtaStsDomainOptions, index: number, defaults: MtaStsDomainsProps, firstIndex: Map<string, number>): string[] {
+  /** Validates one domain; records where it goes when valid. Returns its problems. */
+  private placeDomain(options: MtaStsDomainOptions, index: number, defaults: MtaStsDomainsProps, firstIndex: Map<string, number>,
+    placed: Map<string, Placed>): string[] {
     const own = `domains[${index}].`;
-    const domain = resolveDomain(options.hostedZone, options.domainName, own);
-    const label = domain.domainName && !Token.isUnresolved(domain.domainName) ? domain.domainName : `domains[${index}]`;
-    const problems = domain.problems.map(p => `${label}: ${p}`);
-    if (domain.problems.length === 0) {
-      const seen = firstIndex.get(domain.domainName);
-      if (seen !== undefined) {
-        problems.push(`${label}: \`${own}domainName\` must not repeat \`domains[${seen}]\`, got: ${quote(domain.domainName)}`);
-      } else {
-        firstIndex.set(domain.domainName, index);
-      }
-      problems.push(...certificateNameProblems(policyHostOf(domain.domainName), `${own}domainName`, domain.domainName).map(p => `${label}: ${p}`));
-    }
-
-    const policyProps = {
-      mode: options.mode ?? defaults.mode,
-      mx: options.mx ?? defaults.mx ?? [],
-      maxAge: options.maxAge ?? defaults.maxAge,
+    const inherited = new Set<DomainField>();
+    const merged: PolicyDomainOptions = {
+      ...options,
+      mode: options.mode ?? inheritFrom('mode', defaults.mode, inherited),
+      mx: options.mx ?? inheritFrom('mx', defaults.mx, inherited),
+      maxAge: options.maxAge ?? inheritFrom('maxAge', defaults.maxAge, inherited),
+      tlsRpt: options.tlsRpt ?? inheritFrom('tlsRpt', defaults.tlsRpt, inherited),
     };
-    const fieldName = (field: 'mode' | 'mx' | 'maxAge') => (options[field] !== undefined ? `${own}${field}` : field);
-    const policyProblems = analysePolicy(policyProps, fieldName).problems;
-    const tlsRpt = options.tlsRpt ?? defaults.tlsRpt;
-    const tlsRptIssues = tlsRpt ? tlsRptProblems(tlsRpt, options.tlsRpt ? `${own}tlsRpt.` : 'tlsRpt.') : [];
+    if (options.mx === undefined) {
+      inherited.add('mx');
+    }
+    const result = planPolicyDomain(merged, own, inherited);
+    const label = result.domainName ?? labelOf(options, index);
     // A problem in a domain's own field names the domain; one in a default is reported once.
-    for (const problem of [...policyProblems, ...tlsRptIssues]) {
-      const fromDefaults = !problem.startsWith(`\`${own}`) && !problem.includes('must list at least one MX host');
-      problems.push(fromDefaults ? problem : `${label}: ${problem}`);
-    }
-    if (problems.length === 0) {
-      const policy = new MtaStsPolicy(policyProps);
-      const duplicate = registerPolicyDomain(this, domain.domainName, policy);
-      if (duplicate) {
-        return [`${label}: ${duplicate}`];
+    const problems = result.problems.map(problem =>
+      (problem.startsWith(`\`${own}`) || problem.includes('must list at least one MX host') ? `${label}: ${problem}` : problem));
+    problems.push(...validateShard(options.shard, `${own}shard`, defaults.shards).map(problem => `${label}: ${problem}`));
+    if (result.domainName !== undefined) {
+      const seen = firstIndex.get(result.domainName);
+      if (seen !== undefined) {
+        problems.push(`${label}: \`${own}domainName\` must not repeat \`domains[${seen}]\`, got: ${quote(result.domainName)}`);
+      } else {
+        firstIndex.set(result.domainName, index);
       }
-      this.plans.set(domain.domainName, {
-        domainName: domain.domainName,
-        delegated: domain.delegated,
-        options,
-        policy,
-        tlsRpt: tlsRptRecordWith(this, tlsRpt, defaults.tlsRptCollector),
-      });
     }
-    return problems;
+    const plan = result.plan;
+    if (!plan || problems.length > 0) {
+      return problems;
+    }
+    const duplicate = registerPolicyDomain(this, plan.domainName, plan.policy);
+    if (duplicate) {
+      return [`${label}: ${duplicate}`];
+    }
+    const tlsRpt = tlsRptRecordWith(this, merged.tlsRpt, defaults.tlsRptCollector);
+    const outputs = (defaults.outputs ?? false) ? 3 + (tlsRpt ? 1 : 0) : 0;
+    placed.set(plan.domainName, {
+      plan,
+      options,
+      tlsRpt,
+      shard: defaults.shards === undefined ? undefined : options.shard ?? shardOf(plan.domainName, defaults.shards),
+      resources: 4 + (options.certificate ? 0 : 1) + (tlsRpt ? 1 : 0),
+      outputs,
+    });
+    return [];
   }
+}
+
+/** `value` when given (noting that `field` came from the defaults), else undefined. */
+function inheritFrom<T>(field: DomainField, value: T | undefined, inherited: Set<DomainField>): T | undefined {
+  if (value !== undefined) {
+    inherited.add(field);
+  }
+  return value;
+}
+
+/** How a domain is named in a problem before its name is known to be valid. */
+function labelOf(options: MtaStsDomainOptions, index: number): string {
+  const given = options.domainName;
+  return given !== undefined && typeof given === 'string' && !Token.isUnresolved(given) ? given : `domains[${index}]`;
+}
+
+/** `shards` must be a whole number from 1 to MAX_SHARDS. */
+function validateShards(shards: number | undefined): string[] {
+  if (shards === undefined || Token.isUnresolved(shards)) {
+    return [];
+  }
+  return Number.isInteger(shards) && shards >= 1 && shards <= MAX_SHARDS ? []
+    : [`\`shards\` must be a whole number from 1 to ${MAX_SHARDS}, got: ${quote(shards)}`];
+}
+
+/** `domains[i].shard` must be a whole number from 0 to MAX_SHARDS - 1, and needs `shards`. */
+function validateShard(shard: number | undefined, prop: string, shards: number | undefined): string[] {
+  if (shard === undefined) {
+    return [];
+  }
+  if (shards === undefined) {
+    return [`\`${prop}\` requires \`shards\`, since without it every domain lives in one stack, got: ${quote(shard)}`];
+  }
+  return Number.isInteger(shard) && shard >= 0 && shard < MAX_SHARDS ? []
+    : [`\`${prop}\` must be a whole number from 0 to ${MAX_SHARDS - 1}, got: ${quote(shard)}`];
+}
+
+/**
+ * Each site (the construct's stack or each shard) must fit CloudFormation's 500 resources and 200
+ * outputs. A shard that would overflow is an error, never a reason to move domains elsewhere.
+ */
+function capacityProblems(construct: Construct, domains: Placed[], shards: number | undefined): string[] {
+  const bySite = new Map<number | undefined, Placed[]>();
+  for (const domain of domains) {
+    bySite.set(domain.shard, [...(bySite.get(domain.shard) ?? []), domain]);
+  }
+  const problems: string[] = [];
+  for (const [shard, members] of [...bySite.entries()].sort(([a], [b]) => (a ?? 0) - (b ?? 0))) {
+    const resources = SHARED_RESOURCES + members.reduce((sum, domain) => sum + domain.resources, 0);
+    const outputs = members.reduce((sum, domain) => sum + domain.outputs, 0);
+    if (resources <= MAX_STACK_RESOURCES && outputs <= MAX_STACK_OUTPUTS) {
+      continue;
+    }
+    const load = `${members.length} domains, ${resources} resources, ${outputs} outputs`;
+    const limits = `CloudFormation's ${MAX_STACK_RESOURCES} resources and ${MAX_STACK_OUTPUTS} outputs per stack (each domain takes 5 resources, `
+      + `6 with TLS-RPT, 1 fewer with a given certificate, plus ${SHARED_RESOURCES} shared; and 3 or 4 outputs with \`outputs\`)`;
+    if (shard === undefined) {
+      const suggested = Math.max(2, Math.ceil(domains.length / PLANNED_DOMAINS_PER_SHARD));
+      problems.push(`\`domains\` must fit ${limits}; set \`shards\` (about one per ${PLANNED_DOMAINS_PER_SHARD} domains you expect, `
+        + `e.g. ${suggested}) to spread them over several stacks, got: ${load} in the stack of ${construct.node.path}`);
+    } else {
+      problems.push(`shard ${shard} of \`domains\` must fit ${limits}; placement never moves a domain, so give the newest of its domains `
+        + `an explicit \`shard\` (an index from ${shards} up makes a new stack; changing \`shards\` would move domains between stacks), `
+        + `got: ${load} in shard ${shard}`);
+    }
+  }
+  return problems;
 }

@@ -101,7 +101,7 @@ export class MtaStsPolicy {
    */
   constructor(props: MtaStsPolicyProps) {
     const analysis = analysePolicy(props, '');
-    throwIfProblems('MTA-STS policy', analysis.problems);
+    throwIfProblems('MtaStsPolicy', analysis.problems);
     this.mode = analysis.mode;
     this.mx = analysis.mx;
     this.maxAgeSeconds = analysis.maxAgeSeconds;

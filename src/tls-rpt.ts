@@ -1,13 +1,14 @@
 import { renderTlsRptRecord } from './core/tls-rpt-record';
 import { throwIfProblems } from './private/problems';
-import { tlsRptProblems } from './private/tls-rpt-rules';
+import { validateTlsRpt } from './private/tls-rpt-rules';
 
 /**
- * Where sending MTAs report TLS failures for a domain (the `_smtp._tls` TXT record).
+ * Properties of a TlsRptRecord: where sending MTAs report TLS failures for a domain (the
+ * `_smtp._tls` TXT record).
  *
  * @see https://www.rfc-editor.org/rfc/rfc8460#section-3
  */
-export interface TlsRptOptions {
+export interface TlsRptRecordProps {
   /**
    * Report destinations, in order: `mailto:` addresses (reports arrive as gzip attachments)
    * or `https:` URLs (reports are POSTed as `application/tlsrpt+gzip`). A `,` or `;` inside a
@@ -29,11 +30,11 @@ export interface TlsRptOptions {
  */
 export class TlsRptRecord {
   /**
-   * Lists every problem with the given options, each naming the prop, the rule and the
-   * value given. An empty list means `new TlsRptRecord(options)` succeeds.
+   * Lists every problem with the given props, each naming the prop, the rule and the
+   * value given. An empty list means `new TlsRptRecord(props)` succeeds.
    */
-  public static validate(options: TlsRptOptions): string[] {
-    return tlsRptProblems(options, 'tlsRpt.');
+  public static validate(props: TlsRptRecordProps): string[] {
+    return validateTlsRpt(props, 'tlsRpt.');
   }
 
   /** The report destinations, as given. */
@@ -46,14 +47,14 @@ export class TlsRptRecord {
   public readonly value: string;
 
   /**
-   * Validates the options and renders the record.
+   * Validates the props and renders the record.
    *
-   * @param options The report destinations.
-   * @throws Error listing every problem when the options are invalid
+   * @param props The report destinations.
+   * @throws Error listing every problem when the props are invalid
    */
-  constructor(options: TlsRptOptions) {
-    throwIfProblems('TLS-RPT record', TlsRptRecord.validate(options));
-    this.rua = [...options.rua];
+  constructor(props: TlsRptRecordProps) {
+    throwIfProblems('TlsRptRecord', TlsRptRecord.validate(props));
+    this.rua = [...props.rua];
     this.value = renderTlsRptRecord(this.rua);
   }
 }

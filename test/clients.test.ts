@@ -464,7 +464,7 @@ describe.each(CASES)('mail clients reading $name', (c) => {
 
   test('the deployed policy file is the one the construct rendered', () => {
     // THEN
-    expect(body).toBe(mtaSts.policyText);
+    expect(body).toBe(mtaSts.policy.text);
     expect(body).toBe(['version: STSv1', `mode: ${c.mode}`, ...c.mx.map(mx => `mx: ${mx}`), `max_age: ${c.maxAge}`, '']
       .join('\r\n'));
   });
@@ -496,7 +496,7 @@ describe.each(CASES)('mail clients reading $name', (c) => {
     expect(policyTxt[0].join('')).toMatch(new RegExp(`^v=STSv1; id=${contentId}[0-9]{14}[0-9a-z]{2}$`));
     const announcedId = parseStsTxtRecord(policyTxt[0].join(''));
     expect(id).toBe(announcedId);
-    expect(mtaSts.policyContentId).toBe(contentId);
+    expect(mtaSts.policy.contentId).toBe(contentId);
   });
 
   test('mailauth resolves and fetches the policy end to end, from the expected host and path', async () => {

@@ -310,8 +310,8 @@ describe('MtaSts refuses hostile and malformed input', () => {
 
     // THEN: one problem, naming the prop, the rule and the value given
     expect(error).toBeDefined();
-    expect(error!.message).toMatch(new RegExp(`^Invalid MtaSts configuration at Stack/MtaSts \\(1 problem\\):\\n {2}- \`${escapeRegExp(row.prop)}\` `));
-    expect(error!.message).toBe(`Invalid MtaSts configuration at Stack/MtaSts (1 problem):\n  - \`${row.prop}\` ${row.rule}, got: ${row.got}`);
+    expect(error!.message).toMatch(new RegExp(`^Invalid MtaSts props at Stack/MtaSts \\(1 problem\\):\\n {2}- \`${escapeRegExp(row.prop)}\` `));
+    expect(error!.message).toBe(`Invalid MtaSts props at Stack/MtaSts (1 problem):\n  - \`${row.prop}\` ${row.rule}, got: ${row.got}`);
 
     // THEN: nothing of ours was created, no companion stack either, and the app synthesizes to no resources but the row's own zone
     expect(setup.stack.node.findChild('MtaSts').node.children).toEqual([]);
@@ -333,7 +333,7 @@ describe('MtaSts refuses hostile and malformed input', () => {
       maxAge: Duration.seconds(31557601),
       tlsRpt: { rua: ['http://tlsrpt.example.com/'] },
     })).toThrow([
-      'Invalid MtaSts configuration at Stack/MtaSts (5 problems):',
+      'Invalid MtaSts props at Stack/MtaSts (5 problems):',
       `  - \`domainName\` ${OUTSIDE_ZONE_RULE}, got: "example.net"`,
       '  - `mx[1]` must be a hostname or *.hostname and may use * only as the whole leftmost label (*.example.com), got: "mx*.example.com"',
       '  - `mx[2]` must be a hostname or *.hostname and must not contain CR or LF, got: "mx.example.com\\r\\nmode: none"',
@@ -381,16 +381,16 @@ describe('MtaSts normalises rather than refuses', () => {
 
     // THEN
     const text = ['version: STSv1', 'mode: enforce', ...row.expectedMx.map(mx => `mx: ${mx}`), 'max_age: 1209600', ''].join('\r\n');
-    expect(mtaSts.policyText).toBe(text);
+    expect(mtaSts.policy.text).toBe(text);
     expect(mtaSts.domainName).toBe(row.expectedDomain);
-    expect(mtaSts.policyContentId).toBe(createHash('sha256').update(text, 'utf8').digest('hex').slice(0, 16));
+    expect(mtaSts.policy.contentId).toBe(createHash('sha256').update(text, 'utf8').digest('hex').slice(0, 16));
     const template = Template.fromStack(stack);
     const publications = Object.values(template.findResources('Custom::MtaStsPolicyPublication'));
     expect(publications).toHaveLength(1);
     expect(publications[0].Properties).toEqual(expect.objectContaining({
       DomainName: row.expectedDomain,
       PolicyText: text,
-      ContentId: mtaSts.policyContentId,
+      ContentId: mtaSts.policy.contentId,
       ObjectKey: `policies/${row.expectedDomain}/.well-known/mta-sts.txt`,
       RecordName: `_mta-sts.${row.expectedDomain}`,
     }));

@@ -3,7 +3,7 @@ import { App, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import { parsePolicy } from 'mailauth/lib/mta-sts';
-import { MtaSts, MtaStsDomainOptions, MtaStsDomains, MtaStsDomainsProps, MtaStsMode, MtaStsPolicy } from '../src';
+import { MtaSts, MtaStsDomainOptions, MtaStsDomains, MtaStsDomainsProps, MtaStsMode, MtaStsPolicy, PolicyDomain } from '../src';
 
 const ACCOUNT = '111111111111';
 const MODES = [MtaStsMode.TESTING, MtaStsMode.ENFORCE, MtaStsMode.NONE];
@@ -67,7 +67,7 @@ function logicalIdOf(construct: { node: { defaultChild?: unknown } }): string {
 }
 
 function publicationOf(built: Built, name: string): any {
-  return built.template.toJSON().Resources[logicalIdOf(built.domains.publicationFor(name))];
+  return built.template.toJSON().Resources[logicalIdOf(built.domains.domain(name).publication)];
 }
 
 function resourcesById(template: Template): Record<string, any> {
@@ -127,7 +127,7 @@ describe('MtaStsDomains with 30 domains in their own zones', () => {
   });
 
   test('grants the publisher one record-scoped Route 53 statement, one read statement and one statement for the bucket, whatever the number of policies', () => {
-    const bucket = logicalIdOf(domains.bucket);
+    const bucket = logicalIdOf(domains.domain(domains.domainNames[0]).bucket);
     expect(publisherStatements(template)).toEqual([
       expect.objectContaining({
         Action: ['route53:ChangeResourceRecordSets'],
@@ -154,7 +154,7 @@ describe('MtaStsDomains with 30 domains in their own zones', () => {
       // THEN its publication writes exactly that text and announces it in its zone
       expect(publicationOf(built, name).Properties).toEqual(expect.objectContaining({
         DomainName: name,
-        BucketName: { Ref: logicalIdOf(domains.bucket) },
+        BucketName: { Ref: logicalIdOf(domains.domain(domains.domainNames[0]).bucket) },
         ObjectKey: `policies/${name}/.well-known/mta-sts.txt`,
         PolicyText: text,
         ContentId: sha256Prefix(text),
@@ -163,7 +163,7 @@ describe('MtaStsDomains with 30 domains in their own zones', () => {
         RecordTtl: '300',
         RetainObject: 'true',
         ReplaceExistingRecord: 'false',
-        DistributionId: { Ref: logicalIdOf(domains.distributionFor(name)) },
+        DistributionId: { Ref: logicalIdOf(domains.domain(name).distribution) },
       }));
       // and an independent MTA-STS parser reads the configured policy from it
       const parsed = parsePolicy(publicationOf(built, name).Properties.PolicyText);
@@ -173,10 +173,10 @@ describe('MtaStsDomains with 30 domains in their own zones', () => {
 
   test('serves each mta-sts.<domain> host from its own folder through its own certificate', () => {
     for (const name of names) {
-      const distribution = resourcesById(template)[logicalIdOf(domains.distributionFor(name))];
+      const distribution = resourcesById(template)[logicalIdOf(domains.domain(name).distribution)];
       expect(distribution.Properties.DistributionConfig.Aliases).toEqual([`mta-sts.${name}`]);
       expect(distribution.Properties.DistributionConfig.Origins).toEqual([expect.objectContaining({ OriginPath: `/policies/${name}` })]);
-      const certificateId = logicalIdOf(domains.certificateFor(name) as any);
+      const certificateId = logicalIdOf(domains.domain(name).certificate as any);
       expect(distribution.Properties.DistributionConfig.ViewerCertificate.AcmCertificateArn).toEqual({ Ref: certificateId });
       const certificate = resourcesById(template)[certificateId];
       expect(certificate.Properties).toEqual(expect.objectContaining({
@@ -210,7 +210,7 @@ describe('MtaStsDomains with 30 domains in their own zones', () => {
         bucketPolicy,
         logicalIdOf(domain.node.findChild('AliasRecord') as any),
         logicalIdOf(domain.node.findChild('AliasRecordIpv6') as any),
-        logicalIdOf(domains.distributionFor(name)),
+        logicalIdOf(domains.domain(name).distribution),
       ].sort());
     }
   });
@@ -225,7 +225,7 @@ describe('MtaStsDomains with 30 domains in their own zones', () => {
           Name: `mta-sts.${name}.`,
           Type: type,
           HostedZoneId: zoneIdOf(name),
-          AliasTarget: Match.objectLike({ DNSName: { 'Fn::GetAtt': [logicalIdOf(domains.distributionFor(name)), 'DomainName'] } }),
+          AliasTarget: Match.objectLike({ DNSName: { 'Fn::GetAtt': [logicalIdOf(domains.domain(name).distribution), 'DomainName'] } }),
         });
       }
     }
@@ -233,15 +233,19 @@ describe('MtaStsDomains with 30 domains in their own zones', () => {
 
   test('exposes each domain\'s deploy-time policy id as an attribute of its publication', () => {
     for (const name of names.slice(0, 3)) {
-      expect(Token.isUnresolved(domains.policyIdFor(name))).toBe(true);
-      expect(stack.resolve(domains.policyIdFor(name))).toEqual({ 'Fn::GetAtt': [logicalIdOf(domains.publicationFor(name)), 'PolicyId'] });
+      expect(Token.isUnresolved(domains.domain(name).policyId)).toBe(true);
+      expect(stack.resolve(domains.domain(name).policyId)).toEqual({ 'Fn::GetAtt': [logicalIdOf(domains.domain(name).publication), 'PolicyId'] });
     }
   });
 
-  test('lists domains, distributions and certificates in sorted order', () => {
+  test('lists domains in sorted order, each a PolicyDomain named after its domain', () => {
     expect(domains.domainNames).toEqual([...names].sort());
-    expect(domains.distributions).toEqual(domains.domainNames.map(name => domains.distributionFor(name)));
-    expect(domains.certificates).toEqual(domains.domainNames.map(name => domains.certificateFor(name)));
+    for (const name of domains.domainNames) {
+      expect(domains.domain(name)).toBeInstanceOf(PolicyDomain);
+      expect(domains.domain(name).node.id).toBe(name);
+      expect(domains.domain(name.toUpperCase() + '.')).toBe(domains.domain(name));
+    }
+    expect(domains.shardStacks).toEqual([]);
   });
 });
 
@@ -305,7 +309,7 @@ describe('MtaStsDomains stability', () => {
     });
     const after = Template.fromStack(stack);
     // THEN
-    const publicationId = logicalIdOf(domains.publicationFor('brand0.example'));
+    const publicationId = logicalIdOf(domains.domain('brand0.example').publication);
     expect(changedIds(before.template, after)).toEqual([publicationId]);
     const text = 'version: STSv1\r\nmode: testing\r\nmx: *.mail.example.net\r\nmax_age: 86400\r\n';
     expect(resourcesById(after)[publicationId].Properties).toEqual({
@@ -342,7 +346,7 @@ describe('MtaStsDomains at scale', () => {
     const { template, domains } = build(brands(82), {}, 'us-east-1', true);
     // THEN
     const json = template.toJSON();
-    expect(new Set(domains.domainNames.map(name => domains.policyFor(name).contentId)).size).toBe(82);
+    expect(new Set(domains.domainNames.map(name => domains.domain(name).policy.contentId)).size).toBe(82);
     expect(Object.keys(json.Resources)).toHaveLength(82 * 6 + 5);
     expect(Buffer.byteLength(JSON.stringify(json))).toBeLessThan(1_000_000);
     template.resourceCountIs('AWS::Lambda::Function', 1);
@@ -361,9 +365,10 @@ describe('MtaStsDomains at scale', () => {
       tlsRpt: { rua: ['mailto:tls@example.net'] },
       domains: brands(83).map(name => ({ hostedZone: zone(stack, name) })),
     })).toThrow([
-      'Invalid MtaStsDomains configuration at Stack/MtaSts (1 problem):',
-      '  - `domains` must fit CloudFormation\'s 500 resources per stack (each domain takes 5, or 6 with TLS-RPT, plus 5 shared); '
-      + 'split them over several stacks, got: 83 domains, 503 resources',
+      'Invalid MtaStsDomains props at Stack/MtaSts (1 problem):',
+      '  - `domains` must fit CloudFormation\'s 500 resources and 200 outputs per stack (each domain takes 5 resources, 6 with TLS-RPT, '
+      + '1 fewer with a given certificate, plus 5 shared; and 3 or 4 outputs with `outputs`); set `shards` (about one per 40 domains you expect, '
+      + 'e.g. 3) to spread them over several stacks, got: 83 domains, 503 resources, 0 outputs in the stack of Stack/MtaSts',
     ].join('\n'));
   });
 
@@ -391,11 +396,11 @@ describe('MtaStsDomains options', () => {
       ],
     });
     // THEN
-    expect(domains.policyFor('a.example').text).toBe('version: STSv1\r\nmode: enforce\r\nmx: mx.example.net\r\nmax_age: 1209600\r\n');
-    expect(domains.policyFor('B.example.').text).toBe('version: STSv1\r\nmode: testing\r\nmx: *.mail.b.example\r\nmax_age: 1209600\r\n');
-    expect(domains.tlsRptRecordFor('a.example')).toBeUndefined();
-    expect(domains.tlsRptRecordFor('b.example')).toBeDefined();
-    expect(domains.policyUrlFor('b.example')).toBe('https://mta-sts.b.example/.well-known/mta-sts.txt');
+    expect(domains.domain('a.example').policy.text).toBe('version: STSv1\r\nmode: enforce\r\nmx: mx.example.net\r\nmax_age: 1209600\r\n');
+    expect(domains.domain('B.example.').policy.text).toBe('version: STSv1\r\nmode: testing\r\nmx: *.mail.b.example\r\nmax_age: 1209600\r\n');
+    expect(domains.domain('a.example').tlsRptRecord).toBeUndefined();
+    expect(domains.domain('b.example').tlsRptRecord).toBeDefined();
+    expect(domains.domain('b.example').policyUrl).toBe('https://mta-sts.b.example/.well-known/mta-sts.txt');
     Annotations.fromStack(stack).hasWarning('/Stack/MtaSts', Match.stringLikeRegexp('a.example: no `tlsRpt` given'));
     const template = Template.fromStack(stack);
     template.hasResourceProperties('AWS::Route53::RecordSet', {
@@ -411,7 +416,7 @@ describe('MtaStsDomains options', () => {
     expect(domains.node.findChild('brand0.example').node.children.map(c => c.node.id)).toEqual([
       'Certificate', 'Distribution', 'AliasRecord', 'AliasRecordIpv6', 'Publication', 'TlsRptRecord',
     ]);
-    expect(domains.publicationFor('brand1.example').node.path).toBe('Stack/MtaSts/brand1.example/Publication');
+    expect(domains.domain('brand1.example').publication.node.path).toBe('Stack/MtaSts/brand1.example/Publication');
   });
 
   test('deletes the policy files with a DESTROY bucket and keeps them by default', () => {
@@ -458,7 +463,7 @@ describe('MtaStsDomains options', () => {
     expect(home.region).toBe('us-east-1');
     expect(home.account).toBe(ACCOUNT);
     expect(stack.dependencies).toEqual([home]);
-    expect(Stack.of(domains.bucket)).toBe(home);
+    expect(Stack.of(domains.domain(domains.domainNames[0]).bucket)).toBe(home);
     template.resourceCountIs('AWS::CertificateManager::Certificate', 12);
     template.resourceCountIs(PUBLICATION, 12);
     template.resourceCountIs('AWS::Lambda::Function', 1);
@@ -486,7 +491,7 @@ describe('MtaStsDomains validation', () => {
         { hostedZone: zone(stack, 'e.example'), domainName: 'e.other' },
       ],
     })).toThrow([
-      'Invalid MtaStsDomains configuration at Stack/MtaSts (6 problems):',
+      'Invalid MtaStsDomains props at Stack/MtaSts (6 problems):',
       '  - `recordTtl` must be a whole number of seconds from 0 to 2147483647, got: 1.5 s',
       '  - a.example: `domains[0].mx[0]` must be a hostname or *.hostname and may use * only as the whole leftmost label (*.example.com), got: "mx*.a.example"',
       '  - `mx[1]` must be a hostname or *.hostname and must not contain white space, got: "bad host"',
@@ -513,7 +518,7 @@ describe('MtaStsDomains validation', () => {
       mx: ['mx.example.net'],
       domains: [{ hostedZone: zone(stack, 'a.example') }, { hostedZone: zone(stack, long) }],
     })).toThrow([
-      'Invalid MtaStsDomains configuration at Stack/MtaSts (1 problem):',
+      'Invalid MtaStsDomains props at Stack/MtaSts (1 problem):',
       `  - ${long}: \`domains[1].domainName\` must be at most 56 characters so that "mta-sts.${long}" fits ACM's 64-character limit `
       + `on a certificate's domain name (or pass a certificate), got: "${long}" (57 characters)`,
     ].join('\n'));
@@ -529,7 +534,7 @@ describe('MtaStsDomains validation', () => {
       mx: ['mx.example.net'],
       domains: [{ hostedZone: zone(stack, 'a.example') }, { hostedZone: newZone }],
     })).toThrow([
-      'Invalid MtaStsDomains configuration at Stack/MtaSts (1 problem):',
+      'Invalid MtaStsDomains props at Stack/MtaSts (1 problem):',
       '  - `domains[1].hostedZone` must have a literal hosted zone id when the stack is outside us-east-1, since the construct\'s resources are then '
       + 'created in a companion stack in us-east-1: import the zone with HostedZone.fromHostedZoneAttributes, '
       + 'got: a zone whose id is an unresolved token (stack "Stack" in eu-west-1)',
@@ -547,7 +552,7 @@ describe('MtaStsDomains validation', () => {
       mx: ['mx.example.net'],
       domains: [{ hostedZone: zone(other, 'b.example') }, { hostedZone: zone(other, 'a.example') }],
     })).toThrow([
-      'Invalid MtaStsDomains configuration at Other/Many (1 problem):',
+      'Invalid MtaStsDomains props at Other/Many (1 problem):',
       '  - a.example: `domainName` "a.example" is already published by Stack/Single; one app may publish a policy domain only once, '
       + 'got: "a.example" again at Other/Many',
     ].join('\n'));
@@ -570,10 +575,10 @@ describe('MtaStsDomains validation', () => {
 
   test('fails when asked for a domain it does not publish', () => {
     const { domains } = build(brands(2));
-    expect(() => domains.policyFor('other.example')).toThrow('`domainName` must be one of the domains of Stack/MtaSts, got: "other.example"');
-    expect(() => domains.publicationFor('other.example')).toThrow('`domainName` must be one of the domains of Stack/MtaSts, got: "other.example"');
-    expect(() => domains.certificateFor('other.example')).toThrow('`domainName` must be one of the domains of Stack/MtaSts, got: "other.example"');
-    expect(() => domains.policyIdFor('other.example')).toThrow('`domainName` must be one of the domains of Stack/MtaSts, got: "other.example"');
+    expect(() => domains.domain('other.example').policy).toThrow('`domainName` must be one of the domains of Stack/MtaSts, got: "other.example"');
+    expect(() => domains.domain('other.example').publication).toThrow('`domainName` must be one of the domains of Stack/MtaSts, got: "other.example"');
+    expect(() => domains.domain('other.example').certificate).toThrow('`domainName` must be one of the domains of Stack/MtaSts, got: "other.example"');
+    expect(() => domains.domain('other.example').policyId).toThrow('`domainName` must be one of the domains of Stack/MtaSts, got: "other.example"');
   });
 });
 

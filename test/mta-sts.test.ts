@@ -113,11 +113,11 @@ describe('MtaSts in a us-east-1 stack', () => {
 
   test('exposes the policy text, content id, URL and TLS-RPT value as literals', () => {
     // THEN
-    expect(mtaSts.policyText).toBe(POLICY_TEXT);
     expect(mtaSts.policy.text).toBe(POLICY_TEXT);
-    expect(mtaSts.policyContentId).toBe(sha256Prefix(POLICY_TEXT));
+    expect(mtaSts.policy.text).toBe(POLICY_TEXT);
     expect(mtaSts.policy.contentId).toBe(sha256Prefix(POLICY_TEXT));
-    expect(mtaSts.policyContentId).toMatch(/^[0-9a-f]{16}$/);
+    expect(mtaSts.policy.contentId).toBe(sha256Prefix(POLICY_TEXT));
+    expect(mtaSts.policy.contentId).toMatch(/^[0-9a-f]{16}$/);
     expect(mtaSts.policyUrl).toBe('https://mta-sts.example.com/.well-known/mta-sts.txt');
     expect(mtaSts.policyHost).toBe('mta-sts.example.com');
     expect(mtaSts.domainName).toBe('example.com');
@@ -391,7 +391,7 @@ describe('MtaSts options', () => {
     const mtaSts = new MtaSts(stack, 'MtaSts', { hostedZone: zone, mx: ['mx.bücher.example'], tlsRpt: { rua: ['mailto:r@xn--bcher-kva.example'] } });
     // THEN
     expect(mtaSts.policyHost).toBe('mta-sts.xn--bcher-kva.example');
-    expect(mtaSts.policyText).toContain('mx: mx.xn--bcher-kva.example\r\n');
+    expect(mtaSts.policy.text).toContain('mx: mx.xn--bcher-kva.example\r\n');
     Template.fromStack(stack).hasResourceProperties(PUBLICATION, {
       RecordName: '_mta-sts.xn--bcher-kva.example',
       ObjectKey: 'policies/xn--bcher-kva.example/.well-known/mta-sts.txt',
@@ -553,9 +553,9 @@ describe('MtaSts options', () => {
     const a = new MtaSts(stack, 'A', enforceProps(zone));
     const b = new MtaSts(stack, 'B', enforceProps(zone, { domainName: 'eu.example.com' }));
     const c = new MtaSts(stack, 'C', enforceProps(zone, { domainName: 'us.example.com', maxAge: Duration.days(15) }));
-    expect(b.policyContentId).toBe(a.policyContentId);
-    expect(c.policyContentId).not.toBe(a.policyContentId);
-    expect(c.policyContentId).toBe(new MtaStsPolicy({ mode: MtaStsMode.ENFORCE, mx: ['mx1.example.com', '*.mail.example.com'], maxAge: Duration.days(15) }).contentId);
+    expect(b.policy.contentId).toBe(a.policy.contentId);
+    expect(c.policy.contentId).not.toBe(a.policy.contentId);
+    expect(c.policy.contentId).toBe(new MtaStsPolicy({ mode: MtaStsMode.ENFORCE, mx: ['mx1.example.com', '*.mail.example.com'], maxAge: Duration.days(15) }).contentId);
   });
 });
 
@@ -798,7 +798,7 @@ describe('MtaSts placement outside us-east-1', () => {
     const zone = new route53.PublicHostedZone(stack, 'NewZone', { zoneName: 'example.com' });
     // WHEN / THEN
     expect(() => new MtaSts(stack, 'MtaSts', enforceProps(zone))).toThrow([
-      'Invalid MtaSts configuration at Stack/MtaSts (1 problem):',
+      'Invalid MtaSts props at Stack/MtaSts (1 problem):',
       '  - `hostedZone` must have a literal hosted zone id when the stack is outside us-east-1, since the construct\'s resources are then '
       + 'created in a companion stack in us-east-1: import the zone with HostedZone.fromHostedZoneAttributes, '
       + 'got: a zone whose id is an unresolved token (stack "Stack" in eu-west-1)',
@@ -819,7 +819,7 @@ describe('MtaSts in a stack with no region', () => {
     const { stack, zone } = makeStack(null);
     // WHEN / THEN
     expect(() => new MtaSts(stack, 'MtaSts', enforceProps(zone))).toThrow([
-      'Invalid MtaSts configuration at Stack/MtaSts (1 problem):',
+      'Invalid MtaSts props at Stack/MtaSts (1 problem):',
       '  - `certificate` is required when the stack has no region: CloudFront needs a certificate in us-east-1, so give the stack an env with '
       + 'a region (the construct then creates the certificate) or pass a us-east-1 certificate, got: stack "Stack" with an unresolved region',
     ].join('\n'));
@@ -861,7 +861,7 @@ describe('MtaSts with a supplied certificate', () => {
     const certificate = acm.Certificate.fromCertificateArn(stack, 'Cert', arn);
     // WHEN / THEN
     expect(() => new MtaSts(stack, 'MtaSts', enforceProps(zone, { certificate }))).toThrow(
-      `Invalid MtaSts configuration at Stack/MtaSts (1 problem):\n  - ${message}`,
+      `Invalid MtaSts props at Stack/MtaSts (1 problem):\n  - ${message}`,
     );
     expect(stack.node.findChild('MtaSts').node.children).toEqual([]);
   });
@@ -897,7 +897,7 @@ describe('MtaSts domain names', () => {
     const { stack, zone } = makeStack();
     // WHEN / THEN
     expect(() => new MtaSts(stack, 'MtaSts', enforceProps(zone, { domainName: name57 }))).toThrow([
-      'Invalid MtaSts configuration at Stack/MtaSts (1 problem):',
+      'Invalid MtaSts props at Stack/MtaSts (1 problem):',
       `  - \`domainName\` must be at most 56 characters so that "mta-sts.${name57}" fits ACM's 64-character limit on a certificate's domain name `
       + `(or pass a certificate), got: "${name57}" (57 characters)`,
     ].join('\n'));
@@ -928,7 +928,7 @@ describe('MtaSts publishing a domain once per app', () => {
     const otherZone = route53.HostedZone.fromHostedZoneAttributes(other, 'Zone', { hostedZoneId: 'Z0123456789', zoneName: 'example.com' });
     // WHEN / THEN
     expect(() => new MtaSts(other, 'Second', enforceProps(otherZone))).toThrow([
-      'Invalid MtaSts configuration at Other/Second (1 problem):',
+      'Invalid MtaSts props at Other/Second (1 problem):',
       '  - `domainName` "example.com" is already published by Stack/First; one app may publish a policy domain only once, '
       + 'got: "example.com" again at Other/Second',
     ].join('\n'));
@@ -940,7 +940,7 @@ describe('MtaSts publishing a domain once per app', () => {
     new MtaStsDomains(stack, 'Domains', { mx: ['mx1.example.com'], tlsRpt: { rua: ['mailto:r@example.com'] }, domains: [{ hostedZone: zone }] });
     // WHEN / THEN
     expect(() => new MtaSts(stack, 'MtaSts', enforceProps(zone))).toThrow([
-      'Invalid MtaSts configuration at Stack/MtaSts (1 problem):',
+      'Invalid MtaSts props at Stack/MtaSts (1 problem):',
       '  - `domainName` "example.com" is already published by Stack/Domains; one app may publish a policy domain only once, '
       + 'got: "example.com" again at Stack/MtaSts',
     ].join('\n'));
@@ -965,7 +965,7 @@ describe('MtaSts validation', () => {
       maxAge: Duration.seconds(31557601),
       tlsRpt: { rua: ['http://r.example.com'] },
     })).toThrow([
-      'Invalid MtaSts configuration at Stack/MtaSts (4 problems):',
+      'Invalid MtaSts props at Stack/MtaSts (4 problems):',
       '  - `domainName` must be the hosted zone\'s name (example.com), a name below it, or the domain whose mta-sts name the zone is (delegated), got: "other.org"',
       '  - `mx[1]` must be a hostname or *.hostname and must be a bare hostname: no scheme, port, path or address, got: "mx1.example.com:25"',
       '  - `maxAge` must be between 0 and 31557600 seconds (about one year), got: 31557601 s',

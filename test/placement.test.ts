@@ -147,7 +147,7 @@ describe('the us-east-1 companion stack', () => {
 
     // WHEN / THEN
     expect(() => mtaSts(stack)).toThrow([
-      'Invalid MtaSts configuration at Stack/MtaSts (1 problem):',
+      'Invalid MtaSts props at Stack/MtaSts (1 problem):',
       '  - the us-east-1 companion stack of stack "Stack", which holds the MTA-STS resources of a stack outside us-east-1, '
       + 'must have a stack name no other stack of the app uses in its account, "Stack-MtaSts", or one deploy would replace the other\'s '
       + 'resources: rename one of the stacks, got: a stack at Other named "Stack-MtaSts" in eu-central-1',
@@ -201,7 +201,7 @@ describe('the us-east-1 companion stack', () => {
 
     // WHEN / THEN
     expect(() => mtaSts(stack)).toThrow([
-      'Invalid MtaSts configuration at Stack/MtaSts (1 problem):',
+      'Invalid MtaSts props at Stack/MtaSts (1 problem):',
       '  - the us-east-1 companion stack of stack "Stack", which holds the MTA-STS resources of a stack outside us-east-1, must be created '
       + 'with the construct id "Stack-MtaSts" beside it: rename the construct that uses this id or deploy the stack in us-east-1, '
       + 'got: a stack at Stack-MtaSts that this library did not create',
@@ -216,7 +216,7 @@ describe('the us-east-1 companion stack', () => {
     const domains = new MtaStsDomains(stack, 'Domains', { mx: ['mx.example.net'], domains: [{ hostedZone: zoneIn(stack, 'example.net') }] });
 
     // THEN
-    expect(Stack.of(domains.bucket)).toBe(companion);
+    expect(Stack.of(domains.domain(domains.domainNames[0]).bucket)).toBe(companion);
     expect(app.node.children.filter(Stack.isStack).map(s => s.node.id)).toEqual(['Stack', 'Stack-MtaSts']);
   });
 });
@@ -291,7 +291,7 @@ describe('the companion stack carries over the stack\'s settings', () => {
 
     // WHEN / THEN
     expect(() => mtaSts(stack)).toThrow([
-      'Invalid MtaSts configuration at Stack/MtaSts (1 problem):',
+      'Invalid MtaSts props at Stack/MtaSts (1 problem):',
       '  - the synthesizer of stack "Stack" must be reusable (an IReusableStackSynthesizer such as DefaultStackSynthesizer or '
       + 'CliCredentialsStackSynthesizer), since its us-east-1 companion stack, which holds the MTA-STS resources of a stack outside '
       + 'us-east-1, must be synthesized with the same bootstrap settings: pass a reusable synthesizer or deploy the stack in us-east-1, '

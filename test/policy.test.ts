@@ -163,7 +163,7 @@ describe('MtaStsPolicy validation', () => {
       '`mx[2]` must be a hostname or *.hostname and may use * only as the whole leftmost label (*.example.com), got: "mx*.example.com"',
       '`maxAge` must be between 0 and 31557600 seconds (about one year), got: 31557601 s',
     ]);
-    expect(() => new MtaStsPolicy(props)).toThrow(/^Invalid MTA-STS policy \(3 problems\):\n {2}- `mx\[1\]`/);
+    expect(() => new MtaStsPolicy(props)).toThrow(/^Invalid MtaStsPolicy props \(3 problems\):\n {2}- `mx\[1\]`/);
   });
 
   test('fails when the policy file would exceed 64 KiB', () => {

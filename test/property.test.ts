@@ -410,7 +410,7 @@ describe('MtaStsPolicy with arbitrary invalid inputs', () => {
   test('fails when a label is longer than 63 characters', () => {
     fc.assert(fc.property(fc.stringMatching(/^[a-z]{64,100}$/), fc.boolean(), (long, wildcard) => {
       const mx = `${wildcard ? '*.' : ''}${long}.example.com`;
-      expect(() => new MtaStsPolicy({ mx: [mx] })).toThrow(/^Invalid MTA-STS policy \(1 problem\):\n {2}- `mx\[0\]` must be a hostname or \*\.hostname and must have labels of at most 63 characters/);
+      expect(() => new MtaStsPolicy({ mx: [mx] })).toThrow(/^Invalid MtaStsPolicy props \(1 problem\):\n {2}- `mx\[0\]` must be a hostname or \*\.hostname and must have labels of at most 63 characters/);
     }), { numRuns: RUNS });
   });
 
@@ -483,7 +483,7 @@ describe('MtaSts with arbitrary inputs', () => {
       const parsed = parsePolicy(body);
       expect({ mode: parsed.mode, mx: parsed.mx ?? [], maxAge: parsed.maxAge })
         .toEqual({ mode: input.mode, mx: expectedMx(input), maxAge: input.maxAge.seconds });
-      expect(mtaSts.policyContentId).toBe(sha256Id(body));
+      expect(mtaSts.policy.contentId).toBe(sha256Id(body));
       expect(publication.ContentId).toBe(sha256Id(body));
       expect(publication.RecordName).toBe('_mta-sts.example.com');
       expect(contentIdPartOf(publicationIdOf(publication.ContentId, new Date(), 7))).toBe(sha256Id(body));
@@ -505,7 +505,7 @@ describe('MtaSts with arbitrary inputs', () => {
 
       // WHEN / THEN
       expect(() => new MtaSts(stack, 'MtaSts', { hostedZone, ...props }))
-        .toThrow(new RegExp(`^Invalid MtaSts configuration at Stack/MtaSts \\(1 problem\\):\\n {2}- ${prop.replace(/[.[\]]/g, '\\$&')} `));
+        .toThrow(new RegExp(`^Invalid MtaSts props at Stack/MtaSts \\(1 problem\\):\\n {2}- ${prop.replace(/[.[\]]/g, '\\$&')} `));
       expect(stack.node.findChild('MtaSts').node.children).toHaveLength(0);
     }), { numRuns: CONSTRUCT_RUNS * 3 });
   });

@@ -16,7 +16,7 @@ const ACM_ARN = /^arn:aws[a-z-]*:acm:([a-z0-9-]+):(\d{12}):certificate\/[A-Za-z0
  * Checks a supplied certificate: a literal ARN must be an ACM certificate ARN in us-east-1; a
  * token ARN is checked through the certificate's known region when it has one, else not at all.
  */
-export function suppliedCertificateProblems(certificate: acm.ICertificate, prop: string): string[] {
+export function validateCertificate(certificate: acm.ICertificate, prop: string): string[] {
   const arn = certificate.certificateArn;
   if (Token.isUnresolved(arn)) {
     const region = certificate.env.region;
@@ -36,7 +36,7 @@ export function suppliedCertificateProblems(certificate: acm.ICertificate, prop:
 }
 
 /** Checks that ACM can issue a certificate whose domain name is `name` (`mta-sts.<domain>`). */
-export function certificateNameProblems(name: string, prop: string, domainName: string): string[] {
+export function validateCertificateName(name: string, prop: string, domainName: string): string[] {
   if (name.length <= MAX_CERTIFICATE_NAME_LENGTH) {
     return [];
   }

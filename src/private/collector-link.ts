@@ -2,7 +2,7 @@ import { Annotations, Stack, Token } from 'aws-cdk-lib';
 import { IConstruct } from 'constructs';
 import { WARNING_IDS } from './annotations';
 import { resourceRegionOf } from './placement';
-import { TlsRptOptions, TlsRptRecord } from '../tls-rpt';
+import { TlsRptRecordProps, TlsRptRecord } from '../tls-rpt';
 import type { TlsRptCollector } from '../tls-rpt-collector';
 
 /**
@@ -18,7 +18,7 @@ import type { TlsRptCollector } from '../tls-rpt-collector';
  * sends mail).
  */
 export function tlsRptRecordWith(
-  construct: IConstruct, tlsRpt: TlsRptOptions | undefined, collector: TlsRptCollector | undefined,
+  construct: IConstruct, tlsRpt: TlsRptRecordProps | undefined, collector: TlsRptCollector | undefined,
 ): TlsRptRecord | undefined {
   if (!collector) {
     return tlsRpt && new TlsRptRecord(tlsRpt);

@@ -11,7 +11,7 @@ export const DEFAULT_PRICE_CLASS = cloudfront.PriceClass.PRICE_CLASS_100;
 const MAX_TTL_SECONDS = 2_147_483_647;
 
 /** Checks `recordTtl`: whole seconds, within Route 53's range. Tokens are not checked. */
-export function recordTtlProblems(ttl: Duration | undefined): string[] {
+export function validateRecordTtl(ttl: Duration | undefined): string[] {
   if (ttl === undefined || ttl.isUnresolved()) {
     return [];
   }

@@ -12,6 +12,8 @@ import { quote } from './hostname';
 /** Where a construct's resources go: problems to report, or a way to get the scope. */
 export interface Placement {
   readonly problems: string[];
+  /** True when the resources go into the construct itself (its stack can hold them). */
+  readonly inPlace: boolean;
   /** The scope to create the resources in; call only when there are no problems. */
   readonly scope: () => Construct;
 }
@@ -59,9 +61,10 @@ export function placeResources(construct: Construct, props: PlacementProps): Pla
   const stack = Stack.of(construct);
   if (Token.isUnresolved(stack.region)) {
     if (props.certificateSupplied) {
-      return { problems: [], scope: () => construct };
+      return { problems: [], inPlace: true, scope: () => construct };
     }
     return {
+      inPlace: false,
       problems: [
         `\`certificate\` is required when the stack has no region: CloudFront needs a certificate in ${CLOUDFRONT_CERTIFICATE_REGION}, `
         + 'so give the stack an env with a region (the construct then creates the certificate) or pass a us-east-1 certificate, '
@@ -71,18 +74,114 @@ export function placeResources(construct: Construct, props: PlacementProps): Pla
     };
   }
   if (stack.region === CLOUDFRONT_CERTIFICATE_REGION) {
-    return { problems: [], scope: () => construct };
+    return { problems: [], inPlace: true, scope: () => construct };
   }
-  const zoneProblems = props.zones.filter(({ zone }) => Token.isUnresolved(zone.hostedZoneId)).map(({ prop }) =>
-    `\`${prop}\` must have a literal hosted zone id when the stack is outside ${CLOUDFRONT_CERTIFICATE_REGION}, since the construct's `
-    + `resources are then created in a companion stack in ${CLOUDFRONT_CERTIFICATE_REGION}: import the zone with `
-    + `HostedZone.fromHostedZoneAttributes, got: a zone whose id is an unresolved token (stack ${quote(stack.stackName)} in ${stack.region})`);
+  const zoneProblems = literalZoneProblems(props.zones,
+    `when the stack is outside ${CLOUDFRONT_CERTIFICATE_REGION}, since the construct's resources are then created in a companion stack `
+    + `in ${CLOUDFRONT_CERTIFICATE_REGION}`, `stack ${quote(stack.stackName)} in ${stack.region}`);
   // A nested stack's resources go to the companion of the top-level stack that deploys it.
   const owner = topLevelStackOf(stack);
   return {
+    inPlace: false,
     problems: [...zoneProblems, ...companionProblems(owner)],
     scope: () => new Construct(companionStack(owner), Names.uniqueId(construct)),
   };
+}
+
+/** Problems of zones whose id is a token, where the resources go to another stack than the zone's. */
+function literalZoneProblems(zones: PlacementProps['zones'], when: string, where: string): string[] {
+  return zones.filter(({ zone }) => Token.isUnresolved(zone.hostedZoneId)).map(({ prop }) =>
+    `\`${prop}\` must have a literal hosted zone id ${when}: import the zone with `
+    + `HostedZone.fromHostedZoneAttributes, got: a zone whose id is an unresolved token (${where})`);
+}
+
+/** The most shards an MtaStsDomains construct may have. */
+export const MAX_SHARDS = 50;
+
+/**
+ * The shard of a domain: the first 32 bits of the SHA-256 of its normalised name, modulo
+ * `shards`. It depends on nothing but the name and `shards`, so it never changes while they do not.
+ */
+export function shardOf(domainName: string, shards: number): number {
+  return createHash('sha256').update(domainName, 'utf8').digest().readUInt32BE(0) % shards;
+}
+
+/** The shard stacks of a construct, by index. */
+export interface Shards {
+  readonly problems: string[];
+  /** The stack of shard `index`, created on first use; call only when there are no problems. */
+  readonly stack: (index: number) => Stack;
+}
+
+/**
+ * Places an MtaStsDomains construct's domains in shard stacks: sibling stacks of the
+ * construct's top-level stack, all in us-east-1 (where CloudFront takes certificates from), one
+ * per shard index, named `<stack name>-<construct id>-Shard<index>`. Each holds its own bucket,
+ * origin access control, publisher function and the domains placed in it, and carries the
+ * owner's synthesizer, termination protection, tags and permissions boundary. Nothing else
+ * depends on a shard stack, nor a shard stack on another: each deploys and rolls back alone.
+ */
+export function placeInShards(construct: Construct, indices: readonly number[], zones: PlacementProps['zones']): Shards {
+  const owner = topLevelStackOf(Stack.of(construct));
+  const problems = literalZoneProblems(zones, 'when `shards` is set, since the domains are then created in shard stacks',
+    `construct ${construct.node.path}`);
+  problems.push(...synthesizerProblems(owner, 'shard stacks'));
+  for (const index of indices) {
+    const id = shardIdOf(owner, construct, index);
+    const taken = owner.node.scope!.node.tryFindChild(id);
+    if (taken && !SHARD_OF.has(taken)) {
+      problems.push(`shard ${index} of ${construct.node.path} must be created as a stack with the construct id ${quote(id)} beside stack `
+        + `${quote(owner.stackName)}: rename the construct that uses this id, got: a construct at ${taken.node.path} that this library did not create`);
+    }
+    problems.push(...nameClashes(owner, shardStackName(owner, construct, index), undefined, `shard ${index} of ${construct.node.path}`));
+  }
+  const made = new Map<number, Stack>();
+  return {
+    problems,
+    stack: index => {
+      let shard = made.get(index);
+      if (!shard) {
+        const name = shardStackName(owner, construct, index);
+        shard = siblingStack(owner, shardIdOf(owner, construct, index), name,
+          `MTA-STS policy hosting and records of shard ${index} of ${construct.node.path} (stack ${owner.stackName}), kept in ${CLOUDFRONT_CERTIFICATE_REGION}`);
+        SHARD_OF.add(shard);
+        const subject = `shard ${index} of ${construct.node.path}`;
+        const self = shard;
+        shard.node.addValidation({ validate: () => nameClashes(owner, self.stackName, self, subject) });
+        made.set(index, shard);
+      }
+      return shard;
+    },
+  };
+}
+
+/** Our shard stacks. */
+const SHARD_OF = new WeakSet<IConstruct>();
+
+/** The construct id of a shard stack, beside its owner: `<owner id>-<construct id>-Shard<index>`. */
+function shardIdOf(owner: Stack, construct: Construct, index: number): string {
+  return `${owner.node.id}-${construct.node.id}-Shard${index}`;
+}
+
+/**
+ * The CloudFormation name of a shard stack: `<owner's stack name>-<construct id>-Shard<index>`,
+ * with characters CloudFormation does not allow in a name dropped from the construct id, and
+ * the hash of the whole in place of the middle when it would pass 128 characters.
+ */
+export function shardStackName(owner: Stack, construct: Construct, index: number): string {
+  const suffix = `-Shard${index}`;
+  const id = construct.node.id.replace(/[^A-Za-z0-9-]/g, '');
+  return fitStackName(`${owner.stackName}-${id}`, suffix);
+}
+
+/** `<head><suffix>`, or, beyond CloudFormation's 128 characters, the first characters of head, a hash of it and the suffix. */
+function fitStackName(head: string, suffix: string): string {
+  const name = `${head}${suffix}`;
+  if (name.length <= MAX_STACK_NAME_LENGTH) {
+    return name;
+  }
+  const hash = createHash('sha256').update(head, 'utf8').digest('hex').slice(0, 8).toUpperCase();
+  return `${head.slice(0, MAX_STACK_NAME_LENGTH - suffix.length - hash.length - 1)}-${hash}${suffix}`;
 }
 
 function unreachable(): never {
@@ -105,13 +204,7 @@ function topLevelStackOf(stack: Stack): Stack {
  * and a hash of the whole, so it stays unique and deterministic.
  */
 export function companionStackName(owner: Stack): string {
-  const name = `${owner.stackName}${COMPANION_SUFFIX}`;
-  if (name.length <= MAX_STACK_NAME_LENGTH) {
-    return name;
-  }
-  const hash = createHash('sha256').update(owner.stackName, 'utf8').digest('hex').slice(0, 8).toUpperCase();
-  const head = owner.stackName.slice(0, MAX_STACK_NAME_LENGTH - COMPANION_SUFFIX.length - hash.length - 1);
-  return `${head}-${hash}${COMPANION_SUFFIX}`;
+  return fitStackName(owner.stackName, COMPANION_SUFFIX);
 }
 
 /** The construct id of the companion of `owner`, beside it: unique there because `owner`'s id is. */
@@ -138,13 +231,19 @@ function companionProblems(owner: Stack): string[] {
       + 'that this library did not create');
   }
   problems.push(...nameClashes(owner, companionStackName(owner), undefined));
-  if (!reusableSynthesizerOf(owner)) {
-    problems.push(`the synthesizer of stack ${quote(owner.stackName)} must be reusable (an IReusableStackSynthesizer such as `
-      + `DefaultStackSynthesizer or CliCredentialsStackSynthesizer), since its ${CLOUDFRONT_CERTIFICATE_REGION} companion stack, which holds `
-      + `the MTA-STS resources of a stack outside ${CLOUDFRONT_CERTIFICATE_REGION}, must be synthesized with the same bootstrap settings: `
-      + `pass a reusable synthesizer or deploy the stack in ${CLOUDFRONT_CERTIFICATE_REGION}, got: a ${owner.synthesizer.constructor.name}`);
-  }
+  problems.push(...synthesizerProblems(owner, `${CLOUDFRONT_CERTIFICATE_REGION} companion stack, which holds the MTA-STS resources of a stack `
+    + `outside ${CLOUDFRONT_CERTIFICATE_REGION},`));
   return problems;
+}
+
+/** Why `owner`'s synthesizer cannot be given to the stacks that `what` names. */
+function synthesizerProblems(owner: Stack, what: string): string[] {
+  if (reusableSynthesizerOf(owner)) {
+    return [];
+  }
+  return [`the synthesizer of stack ${quote(owner.stackName)} must be reusable (an IReusableStackSynthesizer such as `
+    + `DefaultStackSynthesizer or CliCredentialsStackSynthesizer), since its ${what} must be synthesized with the same bootstrap settings: `
+    + `pass a reusable synthesizer or deploy the stack in ${CLOUDFRONT_CERTIFICATE_REGION}, got: a ${owner.synthesizer.constructor.name}`];
 }
 
 /**
@@ -152,16 +251,17 @@ function companionProblems(owner: Stack): string[] {
  * companion named `name` of `owner`: the same stack name in an account that is, or may be, the
  * same (any region: the name then means two things in one app).
  */
-function nameClashes(owner: Stack, name: string, except: Stack | undefined): string[] {
+function nameClashes(owner: Stack, name: string, except: Stack | undefined, subject?: string): string[] {
+  const what = subject ?? `the ${CLOUDFRONT_CERTIFICATE_REGION} companion stack of stack ${quote(owner.stackName)}, which holds the MTA-STS resources `
+    + `of a stack outside ${CLOUDFRONT_CERTIFICATE_REGION},`;
   return owner.node.root.node.findAll()
     .filter((node): node is Stack => Stack.isStack(node) && node !== except && !node.nested)
     .filter(other => other.stackName === name && mayShareAccount(other, owner))
     .map(other => {
       const whose = OWNER_OF.get(other);
-      const what = whose ? `the companion stack of stack ${quote(whose.stackName)} (${whose.node.path})` : `a stack at ${other.node.path}`;
-      return `the ${CLOUDFRONT_CERTIFICATE_REGION} companion stack of stack ${quote(owner.stackName)}, which holds the MTA-STS resources `
-        + `of a stack outside ${CLOUDFRONT_CERTIFICATE_REGION}, must have a stack name no other stack of the app uses in its account, `
-        + `${quote(name)}, or one deploy would replace the other's resources: rename one of the stacks, got: ${what} named ${quote(name)} `
+      const taken = whose ? `the companion stack of stack ${quote(whose.stackName)} (${whose.node.path})` : `a stack at ${other.node.path}`;
+      return `${what} must have a stack name no other stack of the app uses in its account, `
+        + `${quote(name)}, or one deploy would replace the other's resources: rename one of the stacks, got: ${taken} named ${quote(name)} `
         + `in ${Token.isUnresolved(other.region) ? 'an unresolved region' : other.region}`;
     });
 }
@@ -223,20 +323,10 @@ function companionStack(owner: Stack): Stack {
   if (known) {
     return known;
   }
-  const boundary = owner.node.tryGetContext(PERMISSIONS_BOUNDARY_CONTEXT_KEY) as { name?: string; arn?: string } | undefined;
-  const companion = new CompanionStack(owner.node.scope!, companionIdOf(owner), owner, {
-    stackName: companionStackName(owner),
-    env: { account: owner.account, region: CLOUDFRONT_CERTIFICATE_REGION },
-    description: `MTA-STS policy hosting and records (CloudFront, ACM, Route 53) for stack ${owner.stackName}, kept in ${CLOUDFRONT_CERTIFICATE_REGION}`,
-    synthesizer: synthesizerFor(owner),
-    // Tags given to `owner` directly; those added with Tags.of(owner) follow through InheritedTags.
-    tags: owner.tags.tagValues(),
-    permissionsBoundary: boundary?.name ? PermissionsBoundary.fromName(boundary.name)
-      : boundary?.arn ? PermissionsBoundary.fromArn(boundary.arn) : undefined,
-  });
+  const companion = siblingStack(owner, companionIdOf(owner), companionStackName(owner),
+    `MTA-STS policy hosting and records (CloudFront, ACM, Route 53) for stack ${owner.stackName}, kept in ${CLOUDFRONT_CERTIFICATE_REGION}`);
   OWNER_OF.set(companion, owner);
   COMPANION_OF.set(owner, companion);
-  Aspects.of(companion).add(new InheritedTags(owner), { priority: AspectPriority.MUTATING });
   // A stack added to the app after the companion may still take its name.
   companion.node.addValidation({ validate: () => nameClashes(owner, companion.stackName, companion) });
 
@@ -251,7 +341,27 @@ function companionStack(owner: Stack): Stack {
   return companion;
 }
 
-/** A companion stack: protected from termination whenever its owner is, unless set on it. */
+/**
+ * A us-east-1 stack beside `owner` that holds MTA-STS resources of `owner`'s constructs, with
+ * `owner`'s synthesizer, termination protection, tags and permissions boundary.
+ */
+function siblingStack(owner: Stack, id: string, stackName: string, description: string): Stack {
+  const boundary = owner.node.tryGetContext(PERMISSIONS_BOUNDARY_CONTEXT_KEY) as { name?: string; arn?: string } | undefined;
+  const stack = new CompanionStack(owner.node.scope!, id, owner, {
+    stackName,
+    env: { account: owner.account, region: CLOUDFRONT_CERTIFICATE_REGION },
+    description,
+    synthesizer: synthesizerFor(owner),
+    // Tags given to `owner` directly; those added with Tags.of(owner) follow through InheritedTags.
+    tags: owner.tags.tagValues(),
+    permissionsBoundary: boundary?.name ? PermissionsBoundary.fromName(boundary.name)
+      : boundary?.arn ? PermissionsBoundary.fromArn(boundary.arn) : undefined,
+  });
+  Aspects.of(stack).add(new InheritedTags(owner), { priority: AspectPriority.MUTATING });
+  return stack;
+}
+
+/** A companion or shard stack: protected from termination whenever its owner is, unless set on it. */
 class CompanionStack extends Stack {
   private ownProtection?: boolean;
 

@@ -16,76 +16,98 @@ export interface PolicyAnalysis {
 
 const DEFAULT_MAX_AGE = Duration.days(7);
 
-/**
- * Checks and normalises policy contents. `prefix` is put before each prop name, or, as a
- * function, gives the full name of each field (a multi-domain construct names a field
- * `domains[2].mx` when the domain sets it and `mx` when it comes from the defaults).
- */
-export function analysePolicy(props: MtaStsPolicyProps, prefix: string | ((field: 'mode' | 'mx' | 'maxAge') => string)): PolicyAnalysis {
-  const name = (field: 'mode' | 'mx' | 'maxAge') => (typeof prefix === 'string' ? `${prefix}${field}` : prefix(field));
-  const problems: string[] = [];
-  const MODES: readonly string[] = Object.values(MtaStsMode);
-  const mode = props.mode ?? MtaStsMode.TESTING;
-  if (!MODES.includes(mode)) {
-    problems.push(`\`${name('mode')}\` must be one of ${MODES.map(m => `"${m}"`).join(', ')}, got: ${quote(mode)}`);
-  }
+/** The name of a policy field as the user wrote it (`mx`, or `domains[2].mx` for a domain's own). */
+export type FieldName = (field: 'mode' | 'mx' | 'maxAge') => string;
 
-  const mxIn = props.mx ?? [];
+/**
+ * Checks and normalises policy contents, one validator per prop. `prefix` is put before each prop
+ * name, or, as a function, gives the full name of each field (a multi-domain construct names a
+ * field `domains[2].mx` when the domain sets it and `mx` when it comes from the defaults).
+ */
+export function analysePolicy(props: Partial<MtaStsPolicyProps>, prefix: string | FieldName): PolicyAnalysis {
+  const name: FieldName = field => (typeof prefix === 'string' ? `${prefix}${field}` : prefix(field));
+  const mode = props.mode ?? MtaStsMode.TESTING;
+  const mx = validateMx(props.mx ?? [], mode, name('mx'));
+  const maxAge = validateMaxAge(props.maxAge ?? DEFAULT_MAX_AGE, name('maxAge'));
+  const problems = [...validateMode(mode, name('mode')), ...mx.problems, ...maxAge.problems];
+  if (problems.length === 0) {
+    problems.push(...validateRendered(mode, mx.value, maxAge.value, name));
+  }
+  return { problems, mode, mx: mx.value, maxAgeSeconds: maxAge.value };
+}
+
+/** A checked prop: its normalised value (a default where invalid) and its problems. */
+interface Checked<T> {
+  readonly value: T;
+  readonly problems: string[];
+}
+
+/** `mode` must be one of MtaStsMode's values. */
+function validateMode(mode: MtaStsMode, prop: string): string[] {
+  const modes: readonly string[] = Object.values(MtaStsMode);
+  return modes.includes(mode) ? [] : [`\`${prop}\` must be one of ${modes.map(m => `"${m}"`).join(', ')}, got: ${quote(mode)}`];
+}
+
+/** `mx` must be literal hostnames or `*.` hostnames, at least one unless `mode` is NONE; normalised, duplicates dropped. */
+function validateMx(mxIn: string[], mode: MtaStsMode, prop: string): Checked<string[]> {
   const mx: string[] = [];
   if (Token.isUnresolved(mxIn)) {
-    problems.push(`\`${name('mx')}\` must be known at synthesis time, since the policy id is a hash of the policy text, got: an unresolved token`);
-  } else {
-    mxIn.forEach((entry, index) => {
-      const prop = `\`${name('mx')}[${index}]\``;
-      if (typeof entry !== 'string') {
-        problems.push(`${prop} must be a string, got: ${quote(entry)}`);
-        return;
-      }
-      if (Token.isUnresolved(entry)) {
-        problems.push(`${prop} must be known at synthesis time, since the policy id is a hash of the policy text, got: an unresolved token`);
-        return;
-      }
-      const result = normaliseHostname(entry, { allowWildcard: true });
-      if (result.problem) {
-        problems.push(`${prop} must be a hostname or *.hostname and ${result.problem}, got: ${quote(entry)}`);
-      } else if (!mx.includes(result.value!)) {
-        mx.push(result.value!);
-      }
-    });
-    if (mxIn.length === 0 && mode !== MtaStsMode.NONE) {
-      problems.push(`\`${name('mx')}\` must list at least one MX host unless mode is "none", got: [] with mode ${quote(mode)}`);
-    }
+    return { value: mx, problems: [`\`${prop}\` must be known at synthesis time, since the policy id is a hash of the policy text, got: an unresolved token`] };
   }
+  const problems: string[] = [];
+  mxIn.forEach((entry, index) => {
+    const entryProp = `\`${prop}[${index}]\``;
+    if (typeof entry !== 'string') {
+      problems.push(`${entryProp} must be a string, got: ${quote(entry)}`);
+      return;
+    }
+    if (Token.isUnresolved(entry)) {
+      problems.push(`${entryProp} must be known at synthesis time, since the policy id is a hash of the policy text, got: an unresolved token`);
+      return;
+    }
+    const result = normaliseHostname(entry, { allowWildcard: true });
+    if (result.problem) {
+      problems.push(`${entryProp} must be a hostname or *.hostname and ${result.problem}, got: ${quote(entry)}`);
+    } else if (!mx.includes(result.value!)) {
+      mx.push(result.value!);
+    }
+  });
+  if (mxIn.length === 0 && mode !== MtaStsMode.NONE) {
+    problems.push(`\`${prop}\` must list at least one MX host unless mode is "none", got: [] with mode ${quote(mode)}`);
+  }
+  return { value: mx, problems };
+}
 
-  const maxAge = props.maxAge ?? DEFAULT_MAX_AGE;
-  let maxAgeSeconds = DEFAULT_MAX_AGE.toSeconds();
+/** `maxAge` must be a literal whole number of seconds within RFC 8461's limit. */
+function validateMaxAge(maxAge: Duration, prop: string): Checked<number> {
+  const fallback = DEFAULT_MAX_AGE.toSeconds();
   if (maxAge.isUnresolved()) {
-    problems.push(`\`${name('maxAge')}\` must be known at synthesis time, since the policy id is a hash of the policy text, got: an unresolved token`);
-  } else {
-    const seconds = maxAge.toSeconds({ integral: false });
-    if (!Number.isInteger(seconds)) {
-      problems.push(`\`${name('maxAge')}\` must be a whole number of seconds, got: ${seconds} s`);
-    } else if (seconds < 0 || seconds > MAX_AGE_LIMIT_SECONDS) {
-      problems.push(`\`${name('maxAge')}\` must be between 0 and ${MAX_AGE_LIMIT_SECONDS} seconds (about one year), got: ${seconds} s`);
-    } else {
-      maxAgeSeconds = seconds;
-    }
+    return { value: fallback, problems: [`\`${prop}\` must be known at synthesis time, since the policy id is a hash of the policy text, got: an unresolved token`] };
   }
+  const seconds = maxAge.toSeconds({ integral: false });
+  if (!Number.isInteger(seconds)) {
+    return { value: fallback, problems: [`\`${prop}\` must be a whole number of seconds, got: ${seconds} s`] };
+  }
+  if (seconds < 0 || seconds > MAX_AGE_LIMIT_SECONDS) {
+    return { value: fallback, problems: [`\`${prop}\` must be between 0 and ${MAX_AGE_LIMIT_SECONDS} seconds (about one year), got: ${seconds} s`] };
+  }
+  return { value: seconds, problems: [] };
+}
 
-  if (problems.length === 0) {
-    const text = renderPolicy(mode, mx, maxAgeSeconds);
-    const bytes = Buffer.byteLength(text, 'utf8');
-    if (bytes > MAX_POLICY_BYTES) {
-      problems.push(`\`${name('mx')}\` makes the policy file ${bytes} bytes, over the ${MAX_POLICY_BYTES} bytes senders are advised to accept; use wildcards, got: ${mx.length} hosts`);
-    }
-    // What is published must pass the same strict parser the check command applies to what is
-    // live; a failure here is a bug in this library, not in the props.
-    const parsed = parsePolicyText(text);
-    if (parsed.errors.length > 0 || parsed.warnings.length > 0) {
-      problems.push(`the policy file rendered from \`${name('mx')}\` and \`${name('mode')}\` does not parse under RFC 8461 §3.2 (a cdk-mta-sts bug), got: ${[...parsed.errors, ...parsed.warnings].join('; ')}`);
-    }
+/** The rendered file must fit the size senders accept and pass the strict parser the check command applies. */
+function validateRendered(mode: MtaStsMode, mx: string[], maxAgeSeconds: number, name: FieldName): string[] {
+  const text = renderPolicy(mode, mx, maxAgeSeconds);
+  const bytes = Buffer.byteLength(text, 'utf8');
+  const problems: string[] = [];
+  if (bytes > MAX_POLICY_BYTES) {
+    problems.push(`\`${name('mx')}\` makes the policy file ${bytes} bytes, over the ${MAX_POLICY_BYTES} bytes senders are advised to accept; use wildcards, got: ${mx.length} hosts`);
   }
-  return { problems, mode, mx, maxAgeSeconds };
+  // A failure here is a bug in this library, not in the props.
+  const parsed = parsePolicyText(text);
+  if (parsed.errors.length > 0 || parsed.warnings.length > 0) {
+    problems.push(`the policy file rendered from \`${name('mx')}\` and \`${name('mode')}\` does not parse under RFC 8461 §3.2 (a cdk-mta-sts bug), got: ${[...parsed.errors, ...parsed.warnings].join('; ')}`);
+  }
+  return problems;
 }
 
 /** The exact policy file (see core/policy-text.ts, the one place it is rendered). */

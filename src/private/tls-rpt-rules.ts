@@ -1,13 +1,13 @@
 import { Token } from 'aws-cdk-lib';
 import { quote } from './hostname';
 import { ruaUriProblem } from '../core/tls-rpt-record';
-import type { TlsRptOptions } from '../tls-rpt';
+import type { TlsRptRecordProps } from '../tls-rpt';
 
 /**
- * Checks TLS-RPT options; `prefix` is put before each prop name.
+ * Checks `tlsRpt` (a TlsRptRecord's props); `prefix` is put before each prop name.
  */
-export function tlsRptProblems(options: TlsRptOptions, prefix: string): string[] {
-  const rua = options.rua ?? [];
+export function validateTlsRpt(props: TlsRptRecordProps, prefix: string): string[] {
+  const rua = props.rua ?? [];
   if (Token.isUnresolved(rua)) {
     return [];
   }
