@@ -79,7 +79,7 @@ const project = new awscdk.AwsCdkConstructLibrary({
   publishToNuget: { dotNetNamespace: 'CdkMtaSts', packageId: 'CdkMtaSts' },
   publishToGo: { moduleName: 'github.com/cdk-mta-sts/cdk-mta-sts-go' },
 
-  gitignore: ['cdk.out', '/example/cdk.out', '/bench/out'],
+  gitignore: ['cdk.out', '/example/cdk.out', '/example/cdk.out-many', '/bench/out'],
   // Lambda handlers are bundled by esbuild (see bundleHandler below), not compiled by jsii:
   // they import the AWS SDK, which is no dependency of the library.
   excludeTypescript: ['src/handlers/**'],
@@ -144,12 +144,18 @@ project.addTask('example:collector', {
   description: 'The example stack with a TLS-RPT collector (SES reception, storage, metrics) for example.com',
   exec: 'ts-node --project test/tsconfig.json example/main.ts --with-collector',
 });
+// The README's "Many domains": 1,000 domains from one MtaStsDomains, spread over shard stacks.
+project.addTask('example:many', {
+  description: 'Synthesize 1,000 policy domains from one MtaStsDomains (25 shards) and print the stacks, resource counts and template sizes',
+  exec: 'ts-node --project test/tsconfig.json example/many.ts',
+});
 
 // Benchmark, not a test: synth time, resources, Lambdas, asset and template bytes for 1/10/50/82
-// domains, the construct's overhead over hand-written L2 code, and 100 publications of the packaged
-// publisher against moto with Route 53 throttled to 5 requests/s.
+// domains in one stack and 100/500/1,000 in shards, the construct's overhead over hand-written L2
+// code, and 100 and 1,000 publications of the packaged publisher against moto with Route 53
+// throttled to 5 requests/s.
 project.addTask('bench', {
-  description: 'Benchmark synthesis of MtaStsDomains (1, 10, 50, 82 domains), MtaSts against hand-written L2 code, and 100 throttled publications',
+  description: 'Benchmark synthesis of MtaStsDomains (1 to 1,000 domains), MtaSts against hand-written L2 code, and throttled publications at scale',
   exec: 'ts-node --project test/tsconfig.json bench/bench.ts',
 });
 
@@ -187,7 +193,7 @@ project.addTask('test:latest', {
 // Every task that synthesizes a stack or packs the package needs the Lambda bundles (assets/, which git
 // ignores): each builds them first (esbuild, well under a second), so that any of them works on a fresh
 // clone, in any order, and the tarball built by the README's Install commands holds them.
-for (const name of ['compile', 'test', 'example', 'example:collector', 'bench', 'package', 'package:js', 'test:latest']) {
+for (const name of ['compile', 'test', 'example', 'example:collector', 'example:many', 'bench', 'package', 'package:js', 'test:latest']) {
   project.tasks.tryFind(name)!.prependSpawn(project.bundler.bundleTask);
 }
 

@@ -103,7 +103,7 @@ describe('the tasks that synthesize or pack', () => {
   const tasks = JSON.parse(fs.readFileSync(path.join(root, '.projen', 'tasks.json'), 'utf8')).tasks;
   const HANDLER_BUNDLES = ['publisher/index', 'tlsrpt-collector/index', 'tlsrpt-collector/rule-set-activation'];
 
-  test.each(['compile', 'test', 'example', 'example:collector', 'bench', 'package', 'package:js', 'test:latest'])(
+  test.each(['compile', 'test', 'example', 'example:collector', 'example:many', 'bench', 'package', 'package:js', 'test:latest'])(
     '%s builds the Lambda bundles first', (name) => {
       expect(tasks[name].steps[0]).toEqual({ spawn: 'bundle' });
     });
