@@ -1,4 +1,4 @@
-import { Annotations, Duration, Lazy, Names, RemovalPolicy, Size, Stack, Token } from 'aws-cdk-lib';
+import { Annotations, AspectPriority, Aspects, Duration, Names, RemovalPolicy, Size, Stack, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as glue from 'aws-cdk-lib/aws-glue';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -12,21 +12,19 @@ import * as sesActions from 'aws-cdk-lib/aws-ses-actions';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { COLLECTOR_HTTPS_ENVIRONMENT, collectorEnvironment } from './core/collector-contract';
+import { COLLECTOR_HTTPS_ENVIRONMENT, COLLECTOR_METRICS, collectorEnvironment, renderPolicyDomainsFile } from './core/collector-contract';
 import { STORAGE_PREFIXES, normaliseDomainName } from './core/tlsrpt-report';
 import { MtaStsMode } from './mode';
 import { handlerBundleDir } from './private/bundles';
-import { addDomainWidgets, createDashboard, createEnforceAlarm, createFailedEventsAlarm } from './private/collector/monitoring';
+import { CollectorMetrics, createDashboard, createEnforceAlarm, createFailedEventsAlarm } from './private/collector/monitoring';
 import { suppressCollectorFindings } from './private/collector/nag';
-import { createQueryTable } from './private/collector/query-table';
+import { ProcessorCode } from './private/collector/processor-code';
+import { createQueryTable, grantQueryTable } from './private/collector/query-table';
 import { StoreRawMessage, receiptRuleArn, receiptRuleName } from './private/collector/receipt-rule';
 import { SES_RECEIVING_REGIONS, inboundSmtpHost } from './private/collector/regions';
 import { ReceiptRuleSetActivation, claimRuleSetActivation, ruleSetActivator } from './private/collector/rule-set-activation';
 import { createCollectorBucket } from './private/collector/storage';
 import { throwIfProblems } from './private/problems';
-
-/** The longest comma-separated domain list the processor's environment holds (Lambda: 4 KB for all variables). */
-const MAX_DOMAIN_LIST_LENGTH = 3500;
 
 /**
  * A policy domain whose TLS-RPT reports the collector counts.
@@ -35,7 +33,8 @@ export interface TlsRptPolicyDomain {
   /** The policy domain, as in the reports' `policy-domain` (e.g. `example.com`). */
   readonly domainName: string;
   /**
-   * The domain's MTA-STS mode. Domains in `ENFORCE` get an alarm on failed sessions.
+   * The domain's MTA-STS mode. Failed sessions to domains in `ENFORCE` raise the collector's
+   * enforce alarm.
    *
    * @see https://www.rfc-editor.org/rfc/rfc8461#section-5
    */
@@ -181,14 +180,15 @@ export interface TlsRptCollectorProps {
   readonly metricNamespace?: string;
 
   /**
-   * Where the enforce-mode alarms notify.
+   * Where the collector's alarms notify (the enforce alarm and the failed-events alarm).
    *
    * @default - alarms without actions
    */
   readonly alarmTopic?: sns.ITopic;
 
   /**
-   * Failed sessions reported within an hour that raise the alarm of a domain in enforce mode.
+   * Failed sessions reported within an hour, to all domains in enforce mode together, that raise
+   * the enforce alarm.
    *
    * @default 1
    */
@@ -274,7 +274,11 @@ export class TlsRptCollector extends Construct {
   public readonly receiptRuleSet: ses.IReceiptRuleSet;
   /** The receipt rule: store the raw message in S3, then invoke the processor. */
   public readonly receiptRule: ses.ReceiptRule;
-  /** The dashboard: messages, and per policy domain sessions and failures. */
+  /**
+   * The dashboard: messages; sessions and failures of all domains (by mode, the most failures by
+   * domain and result type, and the domains in enforce mode with failed sessions); and a row per
+   * policy domain while there are at most 25.
+   */
   public readonly dashboard: cloudwatch.Dashboard;
   /** The Glue database of the query table. */
   public readonly database: glue.CfnDatabase;
@@ -282,7 +286,9 @@ export class TlsRptCollector extends Construct {
   public readonly table: glue.CfnTable;
 
   private readonly domains = new Map<string, MtaStsMode>();
-  private readonly alarms = new Map<string, cloudwatch.Alarm>();
+  private readonly metrics: CollectorMetrics;
+  private readonly code: ProcessorCode;
+  private enforceFailureAlarm?: cloudwatch.Alarm;
   private readonly alarmTopic?: sns.ITopic;
   private readonly failureAlarmThreshold: number;
 
@@ -339,7 +345,7 @@ export class TlsRptCollector extends Construct {
       problems.push(`\`receiptRuleSet\` must be given: ${activating} already creates and activates the receipt rule set of this account `
         + 'and region, and only one can be active; pass its receiptRuleSet, got: none');
     }
-    throwIfProblems('TlsRptCollector', problems);
+    throwIfProblems('TlsRptCollector', problems, this);
     const countHttpsReports = props.countHttpsReports ?? false;
     if (!props.httpsReception && (props.countHttpsReports !== undefined || props.httpsReservedConcurrency !== undefined)) {
       Annotations.of(this).addWarningV2('cdk-mta-sts:httpsPropsWithoutReception',
@@ -362,18 +368,35 @@ export class TlsRptCollector extends Construct {
     });
     this.bucket = bucket;
 
-    // Processing.
+    // Processing. The configured domains reach both functions in their code (COLLECTOR_POLICY_DOMAINS_FILE),
+    // made once every domain is added: when the app is synthesized (aspects run first).
     const environment = collectorEnvironment({
       bucket: bucket.bucketName,
-      policyDomains: Lazy.string({ produce: () => this.policyDomainNames.join(',') }),
       metricNamespace: this.metricNamespace,
       maxMessageBytes: String(maxMessageBytes),
       maxReportBytes: String(maxReportBytes),
     });
-    const code = lambda.Code.fromAsset(handlerBundleDir('tlsrpt-collector/index'));
+    const code = new ProcessorCode(handlerBundleDir('tlsrpt-collector/index'));
+    this.code = code;
+    Aspects.of(this).add({
+      visit: node => {
+        if (node === this) {
+          code.seal(this, 'ProcessorCode', renderPolicyDomainsFile(this.domains));
+        }
+      },
+    }, { priority: AspectPriority.MUTATING });
+    const logGroupNames: string[] = [];
     const createProcessor = (
       functionId: string, handler: string, description: string, writes: string[], more: Partial<lambda.FunctionProps> = {},
     ): lambda.Function => {
+      const logGroup = new logs.LogGroup(this, `${functionId}Logs`, {
+        retention: props.logRetention ?? logs.RetentionDays.ONE_YEAR,
+        removalPolicy: RemovalPolicy.RETAIN,
+      });
+      if (writes.some(pattern => pattern.startsWith(STORAGE_PREFIXES.reports))) {
+        // Its EMF lines carry counted reports: the dashboard's table of domains in enforce mode reads them.
+        logGroupNames.push(logGroup.logGroupName);
+      }
       const fn = new lambda.Function(this, functionId, {
         ...more,
         description,
@@ -384,10 +407,7 @@ export class TlsRptCollector extends Construct {
         // Room for a 10 MiB message, its decoded attachment and a 16 MiB report.
         memorySize: 512,
         timeout: Duration.minutes(1),
-        logGroup: new logs.LogGroup(this, `${functionId}Logs`, {
-          retention: props.logRetention ?? logs.RetentionDays.ONE_YEAR,
-          removalPolicy: RemovalPolicy.RETAIN,
-        }),
+        logGroup,
         environment: { ...environment, ...more.environment },
       });
       fn.addToRolePolicy(new iam.PolicyStatement({
@@ -477,8 +497,14 @@ export class TlsRptCollector extends Construct {
     this.table = query.table;
 
     // Monitoring.
-    const countsHttpsReports = Boolean(props.httpsReception) && countHttpsReports;
-    this.dashboard = createDashboard(this, this.metricNamespace, this.databaseName, this.tableName, countsHttpsReports);
+    this.metrics = new CollectorMetrics(this.metricNamespace);
+    this.dashboard = createDashboard(this, this.metrics, {
+      databaseName: this.databaseName,
+      tableName: this.tableName,
+      countsHttpsReports: Boolean(props.httpsReception) && countHttpsReports,
+      logGroupNames,
+      domains: () => this.policyDomainNames,
+    });
 
     for (const domain of props.policyDomains ?? []) {
       this.addPolicyDomain(domain.domainName, domain.mode);
@@ -492,20 +518,19 @@ export class TlsRptCollector extends Construct {
   }
 
   /**
-   * Counts reports for a policy domain: its sessions become metrics and dashboard widgets, and
-   * in `ENFORCE` mode an alarm watches its failed sessions. Adding a domain again with the same
-   * mode does nothing; with another mode it is an error.
+   * Counts reports for a policy domain: its sessions become metrics (`metricSuccessfulSessions`,
+   * `metricFailedSessions`) and dashboard widgets, and in `ENFORCE` mode its failed sessions raise
+   * the enforce alarm (one alarm for all domains in enforce mode). Adding a domain again with the
+   * same mode does nothing; with another mode it is an error. A collector holds thousands of
+   * domains: they reach its functions in their code, as a file, not in an environment variable.
    *
-   * @param domainName the policy domain (a literal name: it names metrics, alarms and partitions)
+   * @param domainName the policy domain (a literal name: it names metrics and partitions)
    * @param mode the domain's MTA-STS mode
-   * @throws Error when the name is not a domain name or a token, or was added with another mode
+   * @throws Error when the name is not a domain name or a token, was added with another mode, or
+   * is added once the app is being synthesized (the functions' code holds the list)
    */
   public addPolicyDomain(domainName: string, mode: MtaStsMode): void {
-    const normalised = Token.isUnresolved(domainName) ? null : normaliseDomainName(domainName);
-    if (normalised === null) {
-      throw new Error(`\`domainName\` must be a literal domain name (it names the collector's metrics, alarms and partitions), got: ${
-        Token.isUnresolved(domainName) ? 'an unresolved token' : `"${domainName}"`}`);
-    }
+    const normalised = this.checkedDomainName(domainName);
     const existing = this.domains.get(normalised);
     if (existing !== undefined) {
       if (existing !== mode) {
@@ -513,27 +538,92 @@ export class TlsRptCollector extends Construct {
       }
       return;
     }
-    const listLength = [...this.domains.keys(), normalised].join(',').length;
-    if (listLength > MAX_DOMAIN_LIST_LENGTH) {
-      throw new Error(`\`domainName\` ${normalised} does not fit: the configured domains would take ${listLength} characters of the `
-        + `processor's environment (Lambda allows 4 KB in all), more than ${MAX_DOMAIN_LIST_LENGTH}; use a second collector, got: ${this.domains.size + 1} domains`);
+    if (this.code.sealed) {
+      throw new Error('`domainName` must be added before the app is synthesized (the collector\'s functions carry the domain list in '
+        + `their code, made at synthesis), got: "${normalised}"`);
     }
     this.domains.set(normalised, mode);
-    addDomainWidgets(this.dashboard, this.metricNamespace, normalised);
-    if (mode === MtaStsMode.ENFORCE) {
-      this.alarms.set(normalised, createEnforceAlarm(
-        this, `EnforceFailureAlarm-${normalised}`, this.metricNamespace, normalised, this.failureAlarmThreshold, this.alarmTopic));
+    if (mode === MtaStsMode.ENFORCE && !this.enforceFailureAlarm) {
+      this.enforceFailureAlarm = createEnforceAlarm(
+        this, 'EnforceFailureAlarm', this.metrics, this.failureAlarmThreshold, this.dashboard.dashboardName, this.alarmTopic);
     }
   }
 
   /**
-   * The failed-sessions alarm of a domain added in `ENFORCE` mode.
+   * The alarm that watches the domain's failed sessions, when it was added in `ENFORCE` mode: one
+   * alarm for all domains in enforce mode (on `FailedSessions` by `Mode`), raised by
+   * `failureAlarmThreshold` failed sessions in an hour to any of them; the dashboard's table
+   * "Domains in enforce mode with failed sessions" names them. For an alarm of one domain, use
+   * `metricFailedSessions(domainName).createAlarm(...)`.
    *
-   * @returns the alarm, or undefined when the domain was not added in enforce mode
+   * @param domainName the policy domain
+   * @returns the enforce alarm, or undefined when the domain was not added in enforce mode
    */
   public enforceAlarm(domainName: string): cloudwatch.IAlarm | undefined {
     const normalised = normaliseDomainName(domainName);
-    return normalised === null ? undefined : this.alarms.get(normalised);
+    return normalised !== null && this.domains.get(normalised) === MtaStsMode.ENFORCE ? this.enforceFailureAlarm : undefined;
+  }
+
+  /**
+   * The sessions that reporters counted as successful for a policy domain: the reports'
+   * `total-successful-session-count`, summed. Data exists only for domains the collector was given
+   * (`addPolicyDomain`), from DKIM-verified mail reports (and HTTPS reports with `countHttpsReports`).
+   *
+   * @param domainName the policy domain (normalised: lower case, no trailing dot)
+   * @param props options of the metric
+   * @default - SUM over 5 minutes
+   * @throws Error when the name is not a literal domain name
+   * @see https://www.rfc-editor.org/rfc/rfc8460#section-4.4
+   */
+  public metricSuccessfulSessions(domainName: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metrics.byDomain(COLLECTOR_METRICS.successfulSessions, this.checkedDomainName(domainName), props);
+  }
+
+  /**
+   * The sessions that reporters counted as failed for a policy domain: the reports'
+   * `total-failure-session-count`, summed. Data exists only for domains the collector was given
+   * (`addPolicyDomain`), from DKIM-verified mail reports (and HTTPS reports with `countHttpsReports`).
+   *
+   * @param domainName the policy domain (normalised: lower case, no trailing dot)
+   * @param props options of the metric
+   * @default - SUM over 5 minutes
+   * @throws Error when the name is not a literal domain name
+   * @see https://www.rfc-editor.org/rfc/rfc8460#section-4.4
+   */
+  public metricFailedSessions(domainName: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metrics.byDomain(COLLECTOR_METRICS.failedSessions, this.checkedDomainName(domainName), props);
+  }
+
+  /**
+   * Grants what a principal needs, on the collector's side, to query the stored reports with
+   * Athena (which reads the catalog and the data with the caller's credentials):
+   * `glue:GetDatabase`, `glue:GetTable` and `glue:GetPartitions` on the Data Catalog, the
+   * database and the table; `s3:GetObject` on `reports/*`, `s3:ListBucket` limited to the prefix
+   * `reports/`, and `s3:GetBucketLocation` on the bucket.
+   *
+   * Running a query also needs Athena permissions on the workgroup the principal uses
+   * (`athena:StartQueryExecution`, `athena:GetQueryExecution`, `athena:GetQueryResults`) and write
+   * access to that workgroup's query result location: the collector owns neither, so grant them
+   * where the workgroup is defined.
+   *
+   * @param grantee the principal
+   * @returns the grant
+   * @see https://docs.aws.amazon.com/athena/latest/ug/fine-grained-access-to-glue-resources.html
+   * @see https://docs.aws.amazon.com/athena/latest/ug/s3-permissions.html
+   * @see https://docs.aws.amazon.com/athena/latest/ug/workgroups-iam-policy.html
+   */
+  public grantQueryReports(grantee: iam.IGrantable): iam.Grant {
+    return grantQueryTable(grantee, this, this.bucket, this.databaseName, this.tableName);
+  }
+
+  /** The normalised name, or an Error for a token or a name that is not a domain name. */
+  private checkedDomainName(domainName: string): string {
+    const normalised = Token.isUnresolved(domainName) ? null : normaliseDomainName(domainName);
+    if (normalised === null) {
+      throw new Error(`\`domainName\` must be a literal domain name (it names the collector's metrics and partitions), got: ${
+        Token.isUnresolved(domainName) ? 'an unresolved token' : `"${domainName}"`}`);
+    }
+    return normalised;
   }
 }
 

@@ -160,6 +160,10 @@ const MICROSOFT_METRICS = {
   'SuccessfulSessions{PolicyDomain=example.com}': 6,
   'FailedSessions{PolicyDomain=example.com}': 0,
   'Reports{PolicyDomain=example.com}': 2,
+  // The same counts by mode: every domain of this collector is in testing.
+  'SuccessfulSessions{Mode=testing}': 6,
+  'FailedSessions{Mode=testing}': 0,
+  'Reports{Mode=testing}': 2,
   'Messages{Outcome=accepted}': 1,
 };
 
@@ -259,6 +263,9 @@ describe('the fixture reports, as SES delivers them', () => {
       'SuccessfulSessions{PolicyDomain=example.net}': 16,
       'FailedSessions{PolicyDomain=example.net}': 1,
       'Reports{PolicyDomain=example.net}': 1,
+      'SuccessfulSessions{Mode=testing}': 16,
+      'FailedSessions{Mode=testing}': 1,
+      'Reports{Mode=testing}': 1,
       'FailedSessions{PolicyDomain=example.net,ResultType=starttls-not-supported}': 1,
       'Messages{Outcome=accepted}': 1,
     });
@@ -330,6 +337,9 @@ describe('the fixture reports, as SES delivers them', () => {
       'SuccessfulSessions{PolicyDomain=example.org}': 2,
       'FailedSessions{PolicyDomain=example.org}': 0,
       'Reports{PolicyDomain=example.org}': 2,
+      'SuccessfulSessions{Mode=testing}': 2,
+      'FailedSessions{Mode=testing}': 0,
+      'Reports{Mode=testing}': 2,
       'Messages{Outcome=accepted}': 1,
     });
   });
@@ -363,6 +373,9 @@ describe('the fixture reports, as SES delivers them', () => {
       'SuccessfulSessions{PolicyDomain=example.com}': 3,
       'FailedSessions{PolicyDomain=example.com}': 0,
       'Reports{PolicyDomain=example.com}': 1,
+      'SuccessfulSessions{Mode=testing}': 3,
+      'FailedSessions{Mode=testing}': 0,
+      'Reports{Mode=testing}': 1,
       'Reports{Outcome=rejected}': 1,
       'Messages{Outcome=accepted}': 1,
     });
@@ -413,6 +426,9 @@ describe('the fixture reports, as SES delivers them', () => {
       'SuccessfulSessions{PolicyDomain=example.com}': 0,
       'FailedSessions{PolicyDomain=example.com}': 1,
       'Reports{PolicyDomain=example.com}': 1,
+      'SuccessfulSessions{Mode=testing}': 0,
+      'FailedSessions{Mode=testing}': 1,
+      'Reports{Mode=testing}': 1,
       'FailedSessions{PolicyDomain=example.com,ResultType=sts-policy-fetch-error}': 1,
       'Messages{Outcome=accepted}': 1,
     });
@@ -447,6 +463,9 @@ describe('the fixture reports, as SES delivers them', () => {
       'SuccessfulSessions{PolicyDomain=cardinalhealth.ca}': 48,
       'FailedSessions{PolicyDomain=cardinalhealth.ca}': 0,
       'Reports{PolicyDomain=cardinalhealth.ca}': 1,
+      'SuccessfulSessions{Mode=testing}': 48,
+      'FailedSessions{Mode=testing}': 0,
+      'Reports{Mode=testing}': 1,
       'Messages{Outcome=accepted}': 1,
     });
   });
@@ -490,6 +509,9 @@ describe('the fixture reports, as SES delivers them', () => {
       'SuccessfulSessions{PolicyDomain=example.net}': 0,
       'FailedSessions{PolicyDomain=example.net}': 2,
       'Reports{PolicyDomain=example.net}': 1,
+      'SuccessfulSessions{Mode=testing}': 0,
+      'FailedSessions{Mode=testing}': 2,
+      'Reports{Mode=testing}': 1,
       'FailedSessions{PolicyDomain=example.net,ResultType=sts-policy-fetch-error}': 2,
       'Messages{Outcome=accepted}': 1,
     });
@@ -524,6 +546,9 @@ describe('the fixture reports, as SES delivers them', () => {
       'SuccessfulSessions{PolicyDomain=example.com}': 4,
       'FailedSessions{PolicyDomain=example.com}': 0,
       'Reports{PolicyDomain=example.com}': 1,
+      'SuccessfulSessions{Mode=testing}': 4,
+      'FailedSessions{Mode=testing}': 0,
+      'Reports{Mode=testing}': 1,
       'Messages{Outcome=accepted}': 1,
     });
   });
@@ -684,6 +709,9 @@ describe('hostile input is kept aside, never a crash, never many metrics', () =>
       'SuccessfulSessions{PolicyDomain=example.com}': 4,
       'FailedSessions{PolicyDomain=example.com}': 5000,
       'Reports{PolicyDomain=example.com}': 1,
+      'SuccessfulSessions{Mode=testing}': 4,
+      'FailedSessions{Mode=testing}': 5000,
+      'Reports{Mode=testing}': 1,
       'FailedSessions{PolicyDomain=example.com,ResultType=other}': 5000,
       'Messages{Outcome=accepted}': 1,
     });

@@ -81,6 +81,10 @@ describe('the SES processor (index.handler)', () => {
       'SuccessfulSessions{PolicyDomain=example.com}': 42,
       'FailedSessions{PolicyDomain=example.com}': 0,
       'Reports{PolicyDomain=example.com}': 1,
+      // The same counts by mode: example.com is in enforce (what the enforce alarm watches).
+      'SuccessfulSessions{Mode=enforce}': 42,
+      'FailedSessions{Mode=enforce}': 0,
+      'Reports{Mode=enforce}': 1,
       'Messages{Outcome=accepted}': 1,
     });
     expect(logLines(run).filter(line => !line._aws)).toEqual([

@@ -1,5 +1,8 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { App, Aspects, CfnResource, Duration, Lazy, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as ses from 'aws-cdk-lib/aws-ses';
@@ -8,6 +11,7 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { MtaStsMode, TlsRptCollector, TlsRptCollectorProps } from '../src';
 import { exampleStack } from './fixtures';
 import { CDK_NAG_MAJOR } from './leg';
+import { openStack, synthesize } from './support/packaged';
 
 function collectorStack(region = 'eu-west-1', props: Partial<TlsRptCollectorProps> = {}) {
   const { app, stack, hostedZone } = exampleStack(region);
@@ -91,7 +95,7 @@ describe('reception', () => {
     const zone = route53.HostedZone.fromHostedZoneAttributes(other, 'Zone', { hostedZoneId: 'Z0123456789ABCDEFGHIJ', zoneName: 'example.com' });
     // WHEN / THEN
     expect(() => new TlsRptCollector(other, 'Collector', { hostedZone: zone, receivingDomain: 'tlsrpt2.example.com' })).toThrow(
-      'Invalid TlsRptCollector (1 problem):\n  - `receiptRuleSet` must be given: Stack/Collector already creates and activates the receipt rule set '
+      'Invalid TlsRptCollector props at Other/Collector (1 problem):\n  - `receiptRuleSet` must be given: Stack/Collector already creates and activates the receipt rule set '
       + 'of this account and region, and only one can be active; pass its receiptRuleSet, got: none');
   });
 
@@ -156,7 +160,7 @@ describe('HTTPS reception', () => {
 describe('region check', () => {
   test('fails when SES cannot receive email in the stack region', () => {
     expect(() => collectorStack('ap-south-1')).toThrow(
-      'Invalid TlsRptCollector (1 problem):\n  - `region` of the stack must be one where Amazon SES receives email (us-east-1, us-east-2, us-west-2, '
+      'Invalid TlsRptCollector props at Stack/Collector (1 problem):\n  - `region` of the stack must be one where Amazon SES receives email (us-east-1, us-east-2, us-west-2, '
       + 'ca-central-1, eu-west-1, eu-west-2, eu-central-1, ap-southeast-1, ap-southeast-2, ap-southeast-3, ap-northeast-1; '
       + 'set `skipRegionCheck: true` if SES has added yours since), got: "ap-south-1"',
     );
@@ -217,9 +221,9 @@ describe('storage and processing', () => {
     expect(rules.map((rule: { Id: string }) => rule.Id)).toEqual(['RawMessages', 'Unconfigured', 'Quarantine', 'Rejected', 'AbortIncompleteUploads']);
   });
 
-  test('the processor runs the bundled handler with its limits and the domains added after construction', () => {
+  test('the processor runs the bundled handler with its limits, and gets the domains added after construction in its code', () => {
     // GIVEN
-    const { collector, template } = collectorStack('eu-west-1', {
+    const { app, collector, template } = collectorStack('eu-west-1', {
       policyDomains: [{ domainName: 'Example.com', mode: MtaStsMode.TESTING }],
       metricNamespace: 'Mail/TlsRpt',
     });
@@ -236,7 +240,6 @@ describe('storage and processing', () => {
       Environment: {
         Variables: {
           TLSRPT_BUCKET: { Ref: Match.stringLikeRegexp('CollectorBucket') },
-          TLSRPT_POLICY_DOMAINS: 'eu.example.com,example.com',
           TLSRPT_METRIC_NAMESPACE: 'Mail/TlsRpt',
           TLSRPT_MAX_MESSAGE_BYTES: '10485760',
           TLSRPT_MAX_REPORT_BYTES: '16777216',
@@ -246,6 +249,11 @@ describe('storage and processing', () => {
     t.hasResourceProperties('AWS::Lambda::EventInvokeConfig', { MaximumRetryAttempts: 2 });
     t.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 365 });
     expect(collector.policyDomainNames).toEqual(['eu.example.com', 'example.com']);
+    // The domains and their modes are a file beside the bundle in the function's code asset, sorted.
+    const processor = openStack(synthesize(app), 'Stack').findFunction('CollectorProcessor');
+    expect(readdirSync(processor.assetDir).sort()).toEqual(['index.js', 'policy-domains.json']);
+    expect(readFileSync(join(processor.assetDir, 'policy-domains.json'), 'utf8'))
+      .toBe('{"version":1,"policyDomains":{"eu.example.com":"enforce","example.com":"testing"}}\n');
   });
 
   test('the processor may read raw messages and its own writes, and write only under its own prefixes', () => {
@@ -264,46 +272,186 @@ describe('storage and processing', () => {
 });
 
 describe('policy domains, metrics and alarms', () => {
-  test('a domain in enforce mode gets an alarm on its failed sessions, notifying the given topic', () => {
+  test('both functions get the domains in one code asset: the same domains in any order make the same asset, others another', () => {
     // GIVEN
-    const { stack, collector, template } = collectorStack();
-    const topic = sns.Topic.fromTopicArn(stack, 'Topic', 'arn:aws:sns:eu-west-1:111111111111:alerts');
-    const { collector: withTopic, template: templateWithTopic } = (() => {
-      const s = exampleStack('eu-west-1');
-      const c = new TlsRptCollector(s.stack, 'Collector', { hostedZone: s.hostedZone, alarmTopic: sns.Topic.fromTopicArn(s.stack, 'Topic', topic.topicArn) });
-      return { collector: c, template: () => Template.fromStack(s.stack) };
-    })();
+    const s3Keys = (domains: Array<[string, MtaStsMode]>) => {
+      const { collector, template } = collectorStack('eu-west-1', { httpsReception: true });
+      domains.forEach(([domain, mode]) => collector.addPolicyDomain(domain, mode));
+      return Object.values(template().findResources('AWS::Lambda::Function', { Properties: { Handler: Match.stringLikeRegexp('^index\\.') } }))
+        .map(fn => fn.Properties.Code.S3Key);
+    };
+    // WHEN
+    const inOrder = s3Keys([['a.example.com', MtaStsMode.TESTING], ['b.example.com', MtaStsMode.ENFORCE]]);
+    const reordered = s3Keys([['B.example.com.', MtaStsMode.ENFORCE], ['a.example.com', MtaStsMode.TESTING]]);
+    const otherMode = s3Keys([['a.example.com', MtaStsMode.ENFORCE], ['b.example.com', MtaStsMode.ENFORCE]]);
+    // THEN
+    expect(inOrder).toHaveLength(2);
+    expect(inOrder[1]).toBe(inOrder[0]);
+    expect(reordered).toEqual(inOrder);
+    expect(otherMode[0]).not.toBe(inOrder[0]);
+  });
+
+  test('one alarm watches the failed sessions of every domain in enforce mode (the Mode dimension), notifying the given topic', () => {
+    // GIVEN
+    const { stack, hostedZone } = exampleStack('eu-west-1');
+    const alarmTopic = sns.Topic.fromTopicArn(stack, 'Topic', 'arn:aws:sns:eu-west-1:111111111111:alerts');
+    const collector = new TlsRptCollector(stack, 'Collector', { hostedZone, alarmTopic, failureAlarmThreshold: 5 });
     // WHEN
     collector.addPolicyDomain('example.com', MtaStsMode.TESTING);
     collector.addPolicyDomain('eu.example.com', MtaStsMode.ENFORCE);
-    withTopic.addPolicyDomain('example.com', MtaStsMode.ENFORCE);
+    collector.addPolicyDomain('us.example.com', MtaStsMode.ENFORCE);
     // THEN
-    const t = template();
-    t.resourcePropertiesCountIs('AWS::CloudWatch::Alarm', { Namespace: 'TlsRpt' }, 1);
-    t.hasResourceProperties('AWS::CloudWatch::Alarm', {
+    const t = Template.fromStack(stack);
+    const alarms = Object.entries(t.findResources('AWS::CloudWatch::Alarm', { Properties: { Namespace: 'TlsRpt' } }));
+    expect(alarms).toHaveLength(1);
+    const [alarmId, alarm] = alarms[0];
+    expect(alarmId).toMatch(/^CollectorEnforceFailureAlarm[0-9A-F]{8}$/);
+    expect(alarm.Properties).toEqual({
+      AlarmDescription: {
+        'Fn::Join': ['', [
+          'TLS-RPT reporters saw failed TLS sessions to policy domains whose MTA-STS policy is in enforce mode: senders do not deliver '
+            + 'mail over those sessions. The dashboard ',
+          { Ref: only(t, 'AWS::CloudWatch::Dashboard').id },
+          ' lists the domains ("Domains in enforce mode with failed sessions"); the stored reports say why.',
+        ]],
+      },
       Namespace: 'TlsRpt',
       MetricName: 'FailedSessions',
-      Dimensions: [{ Name: 'PolicyDomain', Value: 'eu.example.com' }],
+      Dimensions: [{ Name: 'Mode', Value: 'enforce' }],
       Statistic: 'Sum',
       Period: 3600,
-      Threshold: 1,
+      Threshold: 5,
       ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      EvaluationPeriods: 1,
       TreatMissingData: 'notBreaching',
+      AlarmActions: ['arn:aws:sns:eu-west-1:111111111111:alerts'],
     });
-    expect(collector.enforceAlarm('eu.example.com')).toBeDefined();
+    // enforceAlarm answers that alarm for each domain in enforce mode, nothing for the others.
+    expect(stack.resolve(collector.enforceAlarm('EU.example.com.')!.alarmArn)).toEqual({ 'Fn::GetAtt': [alarmId, 'Arn'] });
+    expect(collector.enforceAlarm('us.example.com')).toBe(collector.enforceAlarm('eu.example.com'));
     expect(collector.enforceAlarm('example.com')).toBeUndefined();
-    templateWithTopic().hasResourceProperties('AWS::CloudWatch::Alarm', { Namespace: 'TlsRpt', AlarmActions: ['arn:aws:sns:eu-west-1:111111111111:alerts'] });
+    expect(collector.enforceAlarm('other.example.com')).toBeUndefined();
   });
 
-  test('the dashboard shows every domain and the query table enumerates them, including domains added later', () => {
+  test('without a domain in enforce mode there is no enforce alarm', () => {
     const { collector, template } = collectorStack();
     collector.addPolicyDomain('example.com', MtaStsMode.TESTING);
-    collector.addPolicyDomain('example.org', MtaStsMode.ENFORCE);
+    template().resourcePropertiesCountIs('AWS::CloudWatch::Alarm', { Namespace: 'TlsRpt' }, 0);
+  });
+
+  test('metricFailedSessions and metricSuccessfulSessions are the processor\'s sums for one domain, over 5 minutes by default', () => {
+    // GIVEN
+    const { stack, collector, template } = collectorStack('eu-west-1', { metricNamespace: 'Mail/TlsRpt' });
+    // WHEN
+    collector.metricFailedSessions('Example.COM.').createAlarm(stack, 'Failed', { threshold: 1, evaluationPeriods: 1 });
+    collector.metricSuccessfulSessions('example.com', { period: Duration.days(1), statistic: 'Maximum' })
+      .createAlarm(stack, 'Successful', { threshold: 1, evaluationPeriods: 1 });
+    // THEN
     const t = template();
-    const body = JSON.stringify(Object.values(t.findResources('AWS::CloudWatch::Dashboard'))[0].Properties.DashboardBody);
-    expect(body).toContain('example.com: sessions');
-    expect(body).toContain('example.org: sts-* and certificate-* failures');
-    expect(body).toContain('SEARCH(\'{TlsRpt,PolicyDomain,ResultType} PolicyDomain=\\\\\\"example.org\\\\\\" (sts OR certificate)\', \'Sum\', 86400)');
+    const properties = (id: string) => t.toJSON().Resources[stack.getLogicalId(stack.node.findChild(id).node.defaultChild as CfnResource)].Properties;
+    expect(properties('Failed')).toMatchObject({
+      Namespace: 'Mail/TlsRpt', MetricName: 'FailedSessions', Dimensions: [{ Name: 'PolicyDomain', Value: 'example.com' }], Statistic: 'Sum', Period: 300,
+    });
+    expect(properties('Successful')).toMatchObject({
+      Namespace: 'Mail/TlsRpt', MetricName: 'SuccessfulSessions', Dimensions: [{ Name: 'PolicyDomain', Value: 'example.com' }], Statistic: 'Maximum', Period: 86400,
+    });
+  });
+
+  test('fails when a metric method gets a name that is not a literal domain name', () => {
+    const { collector } = collectorStack();
+    expect(() => collector.metricFailedSessions('not a domain'))
+      .toThrow('`domainName` must be a literal domain name (it names the collector\'s metrics and partitions), got: "not a domain"');
+    expect(() => collector.metricSuccessfulSessions('-example.com'))
+      .toThrow('`domainName` must be a literal domain name (it names the collector\'s metrics and partitions), got: "-example.com"');
+    expect(() => collector.metricSuccessfulSessions(Lazy.string({ produce: () => 'example.com' }))).toThrow(/got: an unresolved token$/);
+  });
+
+  test('grantQueryReports lets a principal read the Glue table and the stored reports, and nothing else', () => {
+    // GIVEN
+    const { stack, collector, template } = collectorStack('eu-west-1', { databaseName: 'mail_reports' });
+    const role = new iam.Role(stack, 'Analyst', { assumedBy: new iam.AccountRootPrincipal() });
+    // WHEN
+    const grant = collector.grantQueryReports(role);
+    // THEN
+    expect(grant.success).toBe(true);
+    const t = template();
+    const bucket = only(t, 'AWS::S3::Bucket').id;
+    const policies = Object.values(t.findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: stack.getLogicalId(role.node.defaultChild as CfnResource) }] } }));
+    expect(policies).toHaveLength(1);
+    expect(policies[0].Properties.PolicyDocument.Statement).toEqual([
+      {
+        Effect: 'Allow',
+        Action: ['glue:GetDatabase', 'glue:GetTable', 'glue:GetPartitions'],
+        Resource: [
+          { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':glue:eu-west-1:111111111111:catalog']] },
+          { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':glue:eu-west-1:111111111111:database/mail_reports']] },
+          { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':glue:eu-west-1:111111111111:table/mail_reports/reports']] },
+        ],
+      },
+      { Effect: 'Allow', Action: 's3:GetObject', Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucket, 'Arn'] }, '/reports/*']] } },
+      { Effect: 'Allow', Action: 's3:ListBucket', Resource: { 'Fn::GetAtt': [bucket, 'Arn'] }, Condition: { StringLike: { 's3:prefix': ['reports/*'] } } },
+      { Effect: 'Allow', Action: 's3:GetBucketLocation', Resource: { 'Fn::GetAtt': [bucket, 'Arn'] } },
+    ]);
+    expect(JSON.stringify(policies[0])).not.toMatch(/raw\/|quarantine\/|unconfigured\/|rejected\/|s3:PutObject|"\*"/);
+  });
+
+  test('the dashboard has a row per domain, widgets that cover every domain, and the query table enumerates domains added later', () => {
+    // GIVEN
+    const { collector, template } = collectorStack('eu-west-1', { httpsReception: true, countHttpsReports: true });
+    // WHEN
+    collector.addPolicyDomain('example.org', MtaStsMode.ENFORCE);
+    collector.addPolicyDomain('example.com', MtaStsMode.TESTING);
+    // THEN
+    const t = template();
+    const widgets = dashboardWidgets(t);
+    expect(widgets.map(widget => `${widget.x},${widget.y} ${widget.width}x${widget.height} ${widget.properties.title ?? widget.type}`)).toEqual([
+      '0,0 12x6 text',
+      '12,0 12x6 Messages received (accepted, quarantined, rejected)',
+      '0,6 8x6 Domains in enforce mode: sessions (the alarm watches failed sessions per hour)',
+      '8,6 8x6 All domains: failures by domain and result type (top 20)',
+      '16,6 8x6 All domains: sts-* and certificate-* failures (top 20; must be 0 to enforce)',
+      '0,12 24x6 Domains in enforce mode with failed sessions (what the alarm counts), from the processor logs',
+      '0,18 8x6 example.com: sessions',
+      '8,18 8x6 example.com: failures by result type',
+      '16,18 8x6 example.com: sts-* and certificate-* failures (must be 0 to enforce)',
+      '0,24 8x6 example.org: sessions',
+      '8,24 8x6 example.org: failures by result type',
+      '16,24 8x6 example.org: sts-* and certificate-* failures (must be 0 to enforce)',
+    ]);
+    expect(widgets[2].properties.metrics).toEqual([
+      ['TlsRpt', 'SuccessfulSessions', 'Mode', 'enforce', { label: 'successful', period: 86400, stat: 'Sum' }],
+      ['TlsRpt', 'FailedSessions', 'Mode', 'enforce', { label: 'failed', period: 86400, stat: 'Sum' }],
+      ['TlsRpt', 'FailedSessions', 'Mode', 'testing', { label: 'failed, domains in testing mode', period: 86400, stat: 'Sum', yAxis: 'right' }],
+    ]);
+    // Every domain's failures: a Metrics Insights query sorts them all (up to 10,000 metrics), where SEARCH returns any 500.
+    expect(widgets[3].properties.metrics).toEqual([[{
+      label: 'failures',
+      expression: 'SELECT SUM(FailedSessions) FROM SCHEMA("TlsRpt", PolicyDomain, ResultType) GROUP BY PolicyDomain, ResultType ORDER BY SUM() DESC LIMIT 20',
+      period: 86400,
+    }]]);
+    expect(widgets[4].properties.metrics).toEqual([[{
+      label: 'blocking failures',
+      expression: 'SORT(SEARCH(\'{TlsRpt,PolicyDomain,ResultType} MetricName="FailedSessions" (sts OR certificate)\', \'Sum\', 86400), SUM, DESC, 20)',
+      period: 86400,
+    }]]);
+    // The table reads the EMF lines of both functions that count reports.
+    expect(widgets[5].properties.query).toBe([
+      'SOURCE \'PROCESSOR_LOGS\' | SOURCE \'HTTPS_PROCESSOR_LOGS\' | fields PolicyDomain, FailedSessions',
+      '| filter Mode = "enforce" and FailedSessions > 0',
+      '| stats sum(FailedSessions) as failedSessions, count(*) as reports by PolicyDomain',
+      '| sort failedSessions desc',
+      '| limit 100',
+    ].join('\n'));
+    expect(widgets[9].properties.metrics).toEqual([
+      ['TlsRpt', 'SuccessfulSessions', 'PolicyDomain', 'example.org', { label: 'successful', period: 86400, stat: 'Sum' }],
+      ['TlsRpt', 'FailedSessions', 'PolicyDomain', 'example.org', { label: 'failed', period: 86400, stat: 'Sum' }],
+      ['TlsRpt', 'Reports', 'PolicyDomain', 'example.org', { label: 'reports', period: 86400, stat: 'Sum', yAxis: 'right' }],
+    ]);
+    expect(widgets[11].properties.metrics).toEqual([[{
+      label: 'blocking failures',
+      expression: 'SEARCH(\'{TlsRpt,PolicyDomain,ResultType} PolicyDomain="example.org" (sts OR certificate)\', \'Sum\', 86400)',
+      period: 86400,
+    }]]);
     t.hasResourceProperties('AWS::Glue::Table', {
       TableInput: {
         Name: 'reports',
@@ -322,6 +470,31 @@ describe('policy domains, metrics and alarms', () => {
     });
   });
 
+  test('beyond 25 domains the dashboard has no per-domain rows, only the widgets that cover every domain and a note', () => {
+    // GIVEN
+    const { collector, template } = collectorStack();
+    // WHEN
+    for (let n = 0; n < 26; n++) {
+      collector.addPolicyDomain(`d${n}.example.com`, MtaStsMode.TESTING);
+    }
+    // THEN
+    const widgets = dashboardWidgets(template());
+    expect(widgets).toHaveLength(7);
+    expect(widgets[6]).toEqual({
+      type: 'text',
+      width: 24,
+      height: 2,
+      x: 0,
+      y: 18,
+      properties: {
+        markdown: 'Per-domain rows are shown for up to 25 policy domains; this collector counts 26. The widgets above cover every domain; '
+          + 'for one domain, graph `collector.metricSuccessfulSessions(domain)` and `metricFailedSessions(domain)`, or query the Athena table.',
+      },
+    });
+    // Without countHttpsReports, the table reads the processor's logs only.
+    expect(widgets[5].properties.query).toMatch(/^SOURCE 'PROCESSOR_LOGS' \| fields/);
+  });
+
   test('without domains the query table needs the domain in each query (injected projection)', () => {
     collectorStack().template().hasResourceProperties('AWS::Glue::Table', {
       TableInput: { Parameters: Match.objectLike({ 'projection.policy_domain.type': 'injected', 'projection.policy_domain.values': Match.absent() }) },
@@ -332,6 +505,7 @@ describe('policy domains, metrics and alarms', () => {
     const { collector, template } = collectorStack();
     collector.addPolicyDomain('example.com', MtaStsMode.ENFORCE);
     collector.addPolicyDomain('EXAMPLE.com.', MtaStsMode.ENFORCE);
+    expect(collector.policyDomainNames).toEqual(['example.com']);
     template().resourcePropertiesCountIs('AWS::CloudWatch::Alarm', { Namespace: 'TlsRpt' }, 1);
   });
 
@@ -342,23 +516,41 @@ describe('policy domains, metrics and alarms', () => {
       .toThrow('`domainName` example.com was already added to the TLS-RPT collector with mode testing, got: mode enforce');
   });
 
-  test('fails when the configured domains outgrow the processor environment', () => {
-    const { collector } = collectorStack();
-    // 17 characters and a comma each: 194 domains take 3,491 characters, the 195th would make 3,509.
-    const add = (n: number) => collector.addPolicyDomain(`d${String(n).padStart(4, '0')}.example.com`, MtaStsMode.TESTING);
-    for (let n = 0; n < 194; n++) {
-      add(n);
-    }
-    expect(() => add(194)).toThrow(/^`domainName` d0194.example.com does not fit: the configured domains would take 3509 characters .* got: 195 domains$/);
+  test('fails when a domain is added once the app is synthesized: the functions\' code holds the list', () => {
+    // GIVEN
+    const { app, collector } = collectorStack();
+    collector.addPolicyDomain('example.com', MtaStsMode.TESTING);
+    app.synth();
+    // WHEN / THEN
+    expect(() => collector.addPolicyDomain('example.org', MtaStsMode.TESTING)).toThrow('`domainName` must be added before the app is synthesized '
+      + '(the collector\'s functions carry the domain list in their code, made at synthesis), got: "example.org"');
+    // A domain it already has changes nothing, and synthesizing again gives the same template.
+    collector.addPolicyDomain('example.com', MtaStsMode.TESTING);
+    expect(() => app.synth({ force: true })).not.toThrow();
   });
 
   test('fails when a domain name is not a literal domain name', () => {
     const { collector } = collectorStack();
     expect(() => collector.addPolicyDomain('not a domain', MtaStsMode.TESTING))
-      .toThrow('`domainName` must be a literal domain name (it names the collector\'s metrics, alarms and partitions), got: "not a domain"');
+      .toThrow('`domainName` must be a literal domain name (it names the collector\'s metrics and partitions), got: "not a domain"');
     expect(() => collector.addPolicyDomain(Lazy.string({ produce: () => 'example.com' }), MtaStsMode.TESTING)).toThrow(/got: an unresolved token/);
   });
 });
+
+/** The dashboard's widgets, its body parsed (log group names as SOURCE 'PROCESSOR_LOGS' and 'HTTPS_PROCESSOR_LOGS'). */
+function dashboardWidgets(t: Template): any[] {
+  const parts: unknown[] = only(t, 'AWS::CloudWatch::Dashboard').resource.Properties.DashboardBody['Fn::Join'][1];
+  const body = parts.map(part => {
+    if (typeof part === 'string') {
+      return part;
+    }
+    const ref = (part as { Ref?: string }).Ref;
+    return ref === 'AWS::Region' ? 'eu-west-1'
+      : ref?.startsWith('CollectorHttpsProcessorLogs') ? 'HTTPS_PROCESSOR_LOGS'
+        : ref?.startsWith('CollectorProcessorLogs') ? 'PROCESSOR_LOGS' : JSON.stringify(part);
+  }).join('');
+  return JSON.parse(body).widgets;
+}
 
 /** The one resource of a type, with its logical id. */
 function only(t: Template, type: string): { id: string; resource: any } {
@@ -567,7 +759,7 @@ describe('HTTPS reception, which nothing authenticates', () => {
 
   test.each([[0], [1.5], [-1]])('fails when httpsReservedConcurrency is %p', (httpsReservedConcurrency) => {
     expect(() => collectorStack('eu-west-1', { httpsReception: true, httpsReservedConcurrency })).toThrow(
-      `Invalid TlsRptCollector (1 problem):\n  - \`httpsReservedConcurrency\` must be a whole number, at least 1, got: ${httpsReservedConcurrency}`);
+      `Invalid TlsRptCollector props at Stack/Collector (1 problem):\n  - \`httpsReservedConcurrency\` must be a whole number, at least 1, got: ${httpsReservedConcurrency}`);
   });
 });
 
@@ -598,7 +790,7 @@ test('fails when several props are invalid, listing every problem at once', () =
     failureAlarmThreshold: 0,
     databaseName: 'TLS-RPT',
   })).toThrow([
-    'Invalid TlsRptCollector (5 problems):',
+    'Invalid TlsRptCollector props at Stack/Collector (5 problems):',
     '  - `receivingDomain` must be a domain name below the hosted zone example.com, got: "reports.example.net"',
     '  - `localPart` must be a dot-atom local part without \',\' or \';\', got: "a,b"',
     '  - `rawMessageRetention` must be a whole number of days, at least 1, got: 1 day 12 hours',

@@ -1,4 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { DUMMY_CREDENTIALS, Moto, startMoto } from './support/moto';
@@ -6,8 +9,9 @@ import {
   googleReport, gzipReportMessage, htmlMessage, mailRuReport, microsoftReport, reportFilename, reportMessage,
   rfcExampleReport, sesEvent,
 } from './support/tlsrpt-messages';
+import { renderPolicyDomainsFile } from '../src/core/collector-contract';
 import {
-  CollectorConfig, handleSesEvent, MessageResult, SesReceiptEvent, WRITE_ID_METADATA, putOnce, readMessage,
+  CollectorConfig, configFromEnvironment, handleSesEvent, MessageResult, SesReceiptEvent, WRITE_ID_METADATA, putOnce, readMessage, readPolicyDomains,
 } from '../src/handlers/tlsrpt-collector/process';
 
 // The handler's logic, called directly (unit tests) against moto's S3 on loopback, which enforces
@@ -89,7 +93,7 @@ async function handle(event: SesReceiptEvent, config: Partial<CollectorConfig> =
     s3: server.s3,
     config: {
       bucket: server.bucket,
-      policyDomains: new Set(['example.com', 'company-y.example']),
+      policyDomains: new Map([['example.com', 'testing'], ['company-y.example', 'enforce']]),
       namespace: NAMESPACE,
       maxMessageBytes: 10 * MiB,
       maxReportBytes: 4 * MiB,
@@ -114,10 +118,13 @@ function metricValues(run: Run): Record<string, number> {
   for (const line of run.metrics) {
     const directive = line._aws.CloudWatchMetrics[0];
     expect(directive.Namespace).toBe(NAMESPACE);
-    const dims = directive.Dimensions[0].map((name: string) => `${name}=${line[name]}`).join(',');
-    for (const metric of directive.Metrics) {
-      const name = `${metric.Name}{${dims}}`;
-      values[name] = (values[name] ?? 0) + line[metric.Name];
+    // Every dimension set of the line makes a metric of each value.
+    for (const dimensionSet of directive.Dimensions) {
+      const dims = dimensionSet.map((name: string) => `${name}=${line[name]}`).join(',');
+      for (const metric of directive.Metrics) {
+        const name = `${metric.Name}{${dims}}`;
+        values[name] = (values[name] ?? 0) + line[metric.Name];
+      }
     }
   }
   return values;
@@ -164,6 +171,10 @@ describe('storing valid reports', () => {
       'SuccessfulSessions{PolicyDomain=example.com}': 42,
       'FailedSessions{PolicyDomain=example.com}': 0,
       'Reports{PolicyDomain=example.com}': 1,
+      // The same counts by the domain's mode (example.com is configured in testing).
+      'SuccessfulSessions{Mode=testing}': 42,
+      'FailedSessions{Mode=testing}': 0,
+      'Reports{Mode=testing}': 1,
       'Reports{Outcome=stored}': 1,
       'Messages{Outcome=accepted}': 1,
     });
@@ -209,6 +220,10 @@ describe('storing valid reports', () => {
       'SuccessfulSessions{PolicyDomain=company-y.example}': 5326,
       'FailedSessions{PolicyDomain=company-y.example}': 303,
       'Reports{PolicyDomain=company-y.example}': 1,
+      // The same counts by the domain's mode (company-y.example is configured in enforce): what the enforce alarm watches.
+      'SuccessfulSessions{Mode=enforce}': 5326,
+      'FailedSessions{Mode=enforce}': 303,
+      'Reports{Mode=enforce}': 1,
       'FailedSessions{PolicyDomain=company-y.example,ResultType=certificate-expired}': 100,
       'FailedSessions{PolicyDomain=company-y.example,ResultType=starttls-not-supported}': 200,
       'FailedSessions{PolicyDomain=company-y.example,ResultType=validation-failure}': 3,
@@ -404,11 +419,11 @@ test('a storage error is thrown so that Lambda retries, and the retry stores the
 });
 
 describe('reading and writing, unit by unit', () => {
-  const config = { policyDomains: new Set(['example.com']), maxReportBytes: 4 * MiB };
+  const config = { policyDomains: new Map([['example.com', 'testing']]), maxReportBytes: 4 * MiB };
 
   test('an exception no check foresaw while reading a message becomes an `unreadable-report` rejection, never a crash', () => {
     // GIVEN a configuration whose domain lookup throws (standing in for any defect)
-    const broken = { ...config, policyDomains: { has: () => { throw new RangeError('Maximum call stack size exceeded'); } } as unknown as Set<string> };
+    const broken = { ...config, policyDomains: { has: () => { throw new RangeError('Maximum call stack size exceeded'); } } as unknown as Map<string, string> };
     // WHEN / THEN
     expect(() => readMessage(gzipReportMessage(googleReport()), broken)).toThrow(expect.objectContaining({
       reason: 'unreadable-report',
@@ -487,5 +502,46 @@ describe('reading and writing, unit by unit', () => {
   test('fails when S3 keeps answering 409, so that Lambda retries', async () => {
     const { deps } = scripted([409, 409, 409, 409]);
     await expect(putOnce(deps, 'reports/k.json', '{}', 'application/json')).rejects.toMatchObject({ name: 'ConditionalRequestConflict' });
+  });
+});
+
+describe('configuration: the environment and the policy domains file beside the bundle', () => {
+  function codeDir(files: Record<string, string>): string {
+    const dir = mkdtempSync(join(tmpdir(), 'tlsrpt-config-'));
+    for (const [name, text] of Object.entries(files)) {
+      writeFileSync(join(dir, name), text);
+    }
+    return dir;
+  }
+
+  test('reads the domains and modes the construct wrote, and the settings from the environment', () => {
+    // GIVEN the file as the construct renders it
+    const dir = codeDir({ 'policy-domains.json': renderPolicyDomainsFile(new Map([['b.example.com', 'enforce'], ['a.example.com', 'testing']])) });
+    // WHEN
+    const config = configFromEnvironment({
+      TLSRPT_BUCKET: 'bucket', TLSRPT_METRIC_NAMESPACE: 'TlsRpt', TLSRPT_MAX_MESSAGE_BYTES: '1024', TLSRPT_MAX_REPORT_BYTES: '2048',
+    }, readPolicyDomains(dir));
+    // THEN
+    expect(config).toEqual({
+      bucket: 'bucket',
+      namespace: 'TlsRpt',
+      maxMessageBytes: 1024,
+      maxReportBytes: 2048,
+      policyDomains: new Map([['a.example.com', 'testing'], ['b.example.com', 'enforce']]),
+    });
+  });
+
+  test('fails at init when the code has no policy domains file, or one it cannot read: never counts nothing quietly', () => {
+    expect(() => readPolicyDomains(codeDir({}))).toThrow(/policy-domains\.json must exist in the function's code \(the TlsRptCollector construct writes it\)/);
+    expect(() => readPolicyDomains(codeDir({ 'policy-domains.json': 'example.com,example.org' })))
+      .toThrow(/^policy-domains\.json must be JSON, got: /);
+    expect(() => readPolicyDomains(codeDir({ 'policy-domains.json': '{"version":2,"policyDomains":{}}' })))
+      .toThrow('policy-domains.json must be {"version":1,"policyDomains":{...}}, got: version 2');
+    expect(() => readPolicyDomains(codeDir({ 'policy-domains.json': '{"version":1,"policyDomains":{"example.com":"strict"}}' })))
+      .toThrow('policy-domains.json: the mode of example.com must be one of enforce, testing, none, got: "strict"');
+  });
+
+  test('fails when a setting is missing from the environment', () => {
+    expect(() => configFromEnvironment({ TLSRPT_BUCKET: 'bucket' }, new Map())).toThrow('environment variable TLSRPT_METRIC_NAMESPACE must be set');
   });
 });

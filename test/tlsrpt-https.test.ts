@@ -31,7 +31,7 @@ async function post(body: Buffer, contentType: string, extra: Partial<HttpsReque
     ...extra,
   }, {
     s3: server.s3,
-    config: { bucket: server.bucket, policyDomains: new Set(['example.com']), namespace: 'TlsRpt', maxMessageBytes: 1024 * 1024, maxReportBytes: 1024 * 1024 },
+    config: { bucket: server.bucket, policyDomains: new Map([['example.com', 'testing']]), namespace: 'TlsRpt', maxMessageBytes: 1024 * 1024, maxReportBytes: 1024 * 1024 },
     log: line => lines.push(line),
     now: () => RECEIVED,
   }, options);

@@ -1,7 +1,8 @@
 /**
  * The contract between the TlsRptCollector construct and its Lambda handlers: the names of the
- * processor's environment variables, and the CloudWatch metric names, dimensions and outcomes the
- * handler writes and the construct's dashboard and alarms read. Both sides import this module.
+ * processor's environment variables, the file that carries the configured policy domains, and
+ * the CloudWatch metric names, dimensions and outcomes the handler writes and the construct's
+ * dashboard, alarm and `metricXxx` methods read. Both sides import this module.
  *
  * Pure: no aws-cdk-lib, no AWS SDK.
  */
@@ -10,8 +11,6 @@
 export const COLLECTOR_ENVIRONMENT = {
   /** The collector bucket. */
   bucket: 'TLSRPT_BUCKET',
-  /** The configured policy domains, comma-separated. */
-  policyDomains: 'TLSRPT_POLICY_DOMAINS',
   /** The CloudWatch namespace of the metrics. */
   metricNamespace: 'TLSRPT_METRIC_NAMESPACE',
   /** The largest raw message processed, in bytes. */
@@ -41,8 +40,71 @@ export function collectorEnvironment(settings: CollectorSettings): Record<string
 }
 
 /**
+ * The file, beside the handler's `index.js` in the processors' code asset, that lists the
+ * configured policy domains and their modes. The construct writes it at synthesis into a
+ * content-addressed asset (the same domains give the same asset hash), so the list has no size
+ * limit (a Lambda environment holds 4 KB) and changes with the function's code, atomically, at
+ * deploy.
+ */
+export const COLLECTOR_POLICY_DOMAINS_FILE = 'policy-domains.json';
+
+/** The format version of COLLECTOR_POLICY_DOMAINS_FILE. */
+export const COLLECTOR_POLICY_DOMAINS_VERSION = 1;
+
+/** The MTA-STS modes a configured domain can have (the values of the `Mode` dimension). */
+export const COLLECTOR_MODES = ['enforce', 'testing', 'none'] as const;
+
+/**
+ * The content of COLLECTOR_POLICY_DOMAINS_FILE: `{"version":1,"policyDomains":{"<domain>":"<mode>",...}}`,
+ * normalised domain names sorted, one mode each (`enforce`, `testing` or `none`).
+ */
+export interface PolicyDomainsFile {
+  readonly version: typeof COLLECTOR_POLICY_DOMAINS_VERSION;
+  readonly policyDomains: Readonly<Record<string, string>>;
+}
+
+/** The text of COLLECTOR_POLICY_DOMAINS_FILE for these domains and modes: sorted, so the same domains give the same bytes. */
+export function renderPolicyDomainsFile(domains: ReadonlyMap<string, string>): string {
+  const sorted = [...domains.keys()].sort();
+  const file: PolicyDomainsFile = {
+    version: COLLECTOR_POLICY_DOMAINS_VERSION,
+    policyDomains: Object.fromEntries(sorted.map(domain => [domain, domains.get(domain)!])),
+  };
+  return `${JSON.stringify(file)}\n`;
+}
+
+/**
+ * The domains and modes of a COLLECTOR_POLICY_DOMAINS_FILE text.
+ *
+ * @throws Error naming what is wrong when the text is not such a file
+ */
+export function parsePolicyDomainsFile(text: string): Map<string, string> {
+  let file: unknown;
+  try {
+    file = JSON.parse(text);
+  } catch (error) {
+    throw new Error(`${COLLECTOR_POLICY_DOMAINS_FILE} must be JSON, got: ${(error as Error).message}`);
+  }
+  const { version, policyDomains } = (file ?? {}) as Partial<PolicyDomainsFile>;
+  if (version !== COLLECTOR_POLICY_DOMAINS_VERSION || typeof policyDomains !== 'object' || policyDomains === null || Array.isArray(policyDomains)) {
+    throw new Error(`${COLLECTOR_POLICY_DOMAINS_FILE} must be {"version":${COLLECTOR_POLICY_DOMAINS_VERSION},"policyDomains":{...}}, `
+      + `got: version ${JSON.stringify(version)}`);
+  }
+  const domains = new Map<string, string>();
+  for (const [domain, mode] of Object.entries(policyDomains)) {
+    if (!(COLLECTOR_MODES as readonly unknown[]).includes(mode)) {
+      throw new Error(`${COLLECTOR_POLICY_DOMAINS_FILE}: the mode of ${domain} must be one of ${COLLECTOR_MODES.join(', ')}, got: ${JSON.stringify(mode)}`);
+    }
+    domains.set(domain, mode);
+  }
+  return domains;
+}
+
+/**
  * Metric names and dimensions (embedded metric format lines written by the handler):
- * - `SuccessfulSessions`, `FailedSessions`, `Reports` by `PolicyDomain` (configured domains only);
+ * - `SuccessfulSessions`, `FailedSessions`, `Reports` by `PolicyDomain`, and the same three by
+ *   `Mode` (the domain's MTA-STS mode when the report was counted: `enforce`, `testing`, `none`),
+ *   configured domains only;
  * - `FailedSessions` by `PolicyDomain` and `ResultType` (summed `failed-session-count`; `ResultType`
  *   is one of RFC 8460's result types or `other`, and the counts of a report never add up to more
  *   than its summary's failures: see core/tlsrpt-report.ts `failedSessionsByResultType`);
@@ -58,6 +120,7 @@ export const COLLECTOR_METRICS = {
   reports: 'Reports',
   messages: 'Messages',
   policyDomain: 'PolicyDomain',
+  mode: 'Mode',
   resultType: 'ResultType',
   outcome: 'Outcome',
 } as const;

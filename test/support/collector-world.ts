@@ -84,16 +84,22 @@ export function logLines(...runs: Invocation[]): any[] {
   return runs.flatMap(run => run.stdout.split('\n').filter(line => line.startsWith('{')).map(line => JSON.parse(line)));
 }
 
-/** The EMF metric values of invocations, `Name{Dim=value,...}` -> value, summed; every line in the TlsRpt namespace. */
+/**
+ * The EMF metric values of invocations, `Name{Dim=value,...}` -> value, summed over lines, one
+ * entry per dimension set of a line; every line in the TlsRpt namespace.
+ */
 export function metrics(...runs: Invocation[]): Record<string, number> {
   const values: Record<string, number> = {};
   for (const line of logLines(...runs).filter(l => l._aws)) {
     const directive = line._aws.CloudWatchMetrics[0];
     expect(directive.Namespace).toBe('TlsRpt');
-    const dimensions = directive.Dimensions[0].map((name: string) => `${name}=${line[name]}`).join(',');
-    for (const metric of directive.Metrics) {
-      const name = `${metric.Name}{${dimensions}}`;
-      values[name] = (values[name] ?? 0) + line[metric.Name];
+    // Every dimension set of the line makes a metric of each value (EMF's DimensionSet array).
+    for (const dimensionSet of directive.Dimensions) {
+      const dimensions = dimensionSet.map((name: string) => `${name}=${line[name]}`).join(',');
+      for (const metric of directive.Metrics) {
+        const name = `${metric.Name}{${dimensions}}`;
+        values[name] = (values[name] ?? 0) + line[metric.Name];
+      }
     }
   }
   return values;

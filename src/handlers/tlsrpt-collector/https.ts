@@ -220,8 +220,8 @@ async function storeHttpsReports(
   const written: string[] = [];
   const duplicates: string[] = [];
   for (const report of reports) {
-    const configured = deps.config.policyDomains.has(report.policy_domain);
-    const prefix = !options.countReports ? STORAGE_PREFIXES.https : configured ? STORAGE_PREFIXES.reports : STORAGE_PREFIXES.unconfigured;
+    const mode = deps.config.policyDomains.get(report.policy_domain);
+    const prefix = !options.countReports ? STORAGE_PREFIXES.https : mode !== undefined ? STORAGE_PREFIXES.reports : STORAGE_PREFIXES.unconfigured;
     const key = `${prefix}${reportPartition(report)}${httpsObjectName(report)}`;
     const stored = { ...report, message_id: origin.messageId, received_date: origin.receivedDate, submitter: origin.submitter };
     // One line of JSON per object: the query table's SerDe reads one record per line.
@@ -231,11 +231,11 @@ async function storeHttpsReports(
       continue;
     }
     written.push(key);
-    if (!configured) {
+    if (mode === undefined) {
       metrics.report(OUTCOME.unconfigured);
     } else if (options.countReports) {
       metrics.report(OUTCOME.stored);
-      metrics.sessions(report);
+      metrics.sessions(report, mode);
     } else {
       metrics.report(OUTCOME.uncounted);
     }

@@ -1,6 +1,6 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { HttpsRequest, HttpsResponse, handleHttpsReport } from './https';
-import { SesReceiptEvent, configFromEnvironment, handleSesEvent } from './process';
+import { SesReceiptEvent, configFromEnvironment, handleSesEvent, readPolicyDomains } from './process';
 
 /**
  * The TLS-RPT collector's Lambda functions, one bundle:
@@ -8,7 +8,8 @@ import { SesReceiptEvent, configFromEnvironment, handleSesEvent } from './proces
  * - `httpsHandler`: behind the optional function URL (RFC 8460 §5.4).
  */
 const s3 = new S3Client({});
-const config = configFromEnvironment(process.env);
+// The configured policy domains ship in the code asset beside this bundle (COLLECTOR_POLICY_DOMAINS_FILE).
+const config = configFromEnvironment(process.env, readPolicyDomains(__dirname));
 // EMF lines must be the whole log event: stdout, not console.log (which adds a prefix).
 const log = (line: string) => {
   process.stdout.write(`${line}\n`);

@@ -17,18 +17,21 @@ export class MetricsLog {
   constructor(private readonly namespace: string, private readonly log: (line: string) => void) {}
 
   /**
-   * The session counts of one stored policy report: by domain (the summary's counts), and failed
-   * sessions by domain and result type. Result types are RFC 8460's or `other`, and never add up
-   * to more than the summary's failures (see `failedSessionsByResultType`).
+   * The session counts of one stored policy report: by domain and by the domain's mode (the
+   * summary's counts, one line with two dimension sets), and failed sessions by domain and result
+   * type. Result types are RFC 8460's or `other`, and never add up to more than the summary's
+   * failures (see `failedSessionsByResultType`).
    */
-  public sessions(report: PolicyReport): void {
-    this.emit([COLLECTOR_METRICS.policyDomain], { [COLLECTOR_METRICS.policyDomain]: report.policy_domain }, {
+  public sessions(report: PolicyReport, mode: string): void {
+    this.emit([[COLLECTOR_METRICS.policyDomain], [COLLECTOR_METRICS.mode]], {
+      [COLLECTOR_METRICS.policyDomain]: report.policy_domain, [COLLECTOR_METRICS.mode]: mode,
+    }, {
       [COLLECTOR_METRICS.successfulSessions]: report.total_successful_session_count,
       [COLLECTOR_METRICS.failedSessions]: report.total_failure_session_count,
       [COLLECTOR_METRICS.reports]: 1,
     }, { ReportId: report.report_id, OrganizationName: report.organization_name, PolicyType: report.policy_type });
     for (const { resultType, failedSessions } of failedSessionsByResultType(report)) {
-      this.emit([COLLECTOR_METRICS.policyDomain, COLLECTOR_METRICS.resultType], {
+      this.emit([[COLLECTOR_METRICS.policyDomain, COLLECTOR_METRICS.resultType]], {
         [COLLECTOR_METRICS.policyDomain]: report.policy_domain, [COLLECTOR_METRICS.resultType]: resultType,
       }, {
         [COLLECTOR_METRICS.failedSessions]: failedSessions,
@@ -38,24 +41,25 @@ export class MetricsLog {
 
   /** One report object's outcome. */
   public report(outcome: string): void {
-    this.emit([COLLECTOR_METRICS.outcome], { [COLLECTOR_METRICS.outcome]: outcome }, { [COLLECTOR_METRICS.reports]: 1 });
+    this.emit([[COLLECTOR_METRICS.outcome]], { [COLLECTOR_METRICS.outcome]: outcome }, { [COLLECTOR_METRICS.reports]: 1 });
   }
 
   /** One message's outcome. */
   public message(outcome: string, reason?: string): void {
-    this.emit([COLLECTOR_METRICS.outcome], { [COLLECTOR_METRICS.outcome]: outcome }, { [COLLECTOR_METRICS.messages]: 1 },
+    this.emit([[COLLECTOR_METRICS.outcome]], { [COLLECTOR_METRICS.outcome]: outcome }, { [COLLECTOR_METRICS.messages]: 1 },
       reason ? { Reason: reason } : {});
   }
 
+  /** One EMF line: `dimensionSets` each make a metric of every value (EMF's DimensionSet array). */
   private emit(
-    dimensions: string[], dimensionValues: Record<string, string>, values: Record<string, number>, properties: Record<string, unknown> = {},
+    dimensionSets: string[][], dimensionValues: Record<string, string>, values: Record<string, number>, properties: Record<string, unknown> = {},
   ): void {
     this.log(JSON.stringify({
       _aws: {
         Timestamp: Date.now(),
         CloudWatchMetrics: [{
           Namespace: this.namespace,
-          Dimensions: [dimensions],
+          Dimensions: dimensionSets,
           Metrics: Object.keys(values).map(name => ({ Name: name, Unit: 'Count' })),
         }],
       },

@@ -1,11 +1,13 @@
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import {
   CopyObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client, S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { MetricsLog, OUTCOME } from './metrics';
 import { parseMimeMessage, headerOf } from './mime';
 import { Rejection, decodeReport, findReportPart } from './report-part';
-import { COLLECTOR_ENVIRONMENT } from '../../core/collector-contract';
+import { COLLECTOR_ENVIRONMENT, COLLECTOR_POLICY_DOMAINS_FILE, parsePolicyDomainsFile } from '../../core/collector-contract';
 import {
   ParseOptions, PolicyReport, STORAGE_PREFIXES, TlsRptReport, normaliseDomainName, parseTlsRptReport, reportObjectName,
   reportPartition,
@@ -15,8 +17,11 @@ import {
 export interface CollectorConfig {
   /** The bucket the receipt rule stores raw messages in and reports are written to. */
   readonly bucket: string;
-  /** The configured policy domains, normalised. Reports for others are kept apart, not counted. */
-  readonly policyDomains: ReadonlySet<string>;
+  /**
+   * The configured policy domains, normalised, each with its MTA-STS mode (`enforce`, `testing`,
+   * `none`: the `Mode` dimension of its session metrics). Reports for others are kept apart, not counted.
+   */
+  readonly policyDomains: ReadonlyMap<string, string>;
   /** The CloudWatch namespace of the embedded metrics. */
   readonly namespace: string;
   /** Raw messages larger than this are rejected unread. */
@@ -205,8 +210,8 @@ export async function storeReports(
   const written: string[] = [];
   const duplicates: string[] = [];
   for (const [index, report] of reports.entries()) {
-    const configured = deps.config.policyDomains.has(report.policy_domain);
-    const prefix = configured ? STORAGE_PREFIXES.reports : STORAGE_PREFIXES.unconfigured;
+    const mode = deps.config.policyDomains.get(report.policy_domain);
+    const prefix = mode !== undefined ? STORAGE_PREFIXES.reports : STORAGE_PREFIXES.unconfigured;
     const key = `${prefix}${reportPartition(report)}${reportObjectName(report)}`;
     const stored = { ...report, message_id: origin.messageId, received_date: origin.receivedDate, submitter: origin.submitter };
     // One line of JSON per object: the query table's SerDe reads one record per line.
@@ -220,9 +225,9 @@ export async function storeReports(
     if (index === 0) {
       firstStored?.();
     }
-    if (configured) {
+    if (mode !== undefined) {
       metrics.report(OUTCOME.stored);
-      metrics.sessions(report);
+      metrics.sessions(report, mode);
     } else {
       metrics.report(OUTCOME.unconfigured);
     }
@@ -390,8 +395,11 @@ export async function keepMessage(
   return written;
 }
 
-/** Reads the handler's configuration from its Lambda environment. */
-export function configFromEnvironment(env: NodeJS.ProcessEnv): CollectorConfig {
+/**
+ * Reads the handler's configuration from its Lambda environment and the configured policy
+ * domains (see `readPolicyDomains`).
+ */
+export function configFromEnvironment(env: NodeJS.ProcessEnv, policyDomains: ReadonlyMap<string, string>): CollectorConfig {
   const required = (name: string): string => {
     const value = env[name];
     if (!value) {
@@ -399,16 +407,36 @@ export function configFromEnvironment(env: NodeJS.ProcessEnv): CollectorConfig {
     }
     return value;
   };
-  const domains = (env[COLLECTOR_ENVIRONMENT.policyDomains] ?? '').split(',')
-    .map(domain => normaliseDomainName(domain))
-    .filter((domain): domain is string => domain !== null);
   return {
     bucket: required(COLLECTOR_ENVIRONMENT.bucket),
-    policyDomains: new Set(domains),
+    policyDomains,
     namespace: required(COLLECTOR_ENVIRONMENT.metricNamespace),
     maxMessageBytes: Number(required(COLLECTOR_ENVIRONMENT.maxMessageBytes)),
     maxReportBytes: Number(required(COLLECTOR_ENVIRONMENT.maxReportBytes)),
   };
+}
+
+/**
+ * The configured policy domains and their modes, from COLLECTOR_POLICY_DOMAINS_FILE in `dir`
+ * (the function's code directory, where the construct put it). A missing or unreadable file is a
+ * packaging error: it throws, so the function fails at init instead of counting nothing.
+ */
+export function readPolicyDomains(dir: string): Map<string, string> {
+  const path = join(dir, COLLECTOR_POLICY_DOMAINS_FILE);
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new Error(`${path} must exist in the function's code (the TlsRptCollector construct writes it): ${(error as Error).message}`);
+  }
+  const domains = new Map<string, string>();
+  for (const [domain, mode] of parsePolicyDomainsFile(text)) {
+    const normalised = normaliseDomainName(domain);
+    if (normalised !== null) {
+      domains.set(normalised, mode);
+    }
+  }
+  return domains;
 }
 
 /** The UTC date of SES's time of receipt, or of the clock when the event has none. */

@@ -1,5 +1,6 @@
-import { Aws, Lazy } from 'aws-cdk-lib';
+import { Aws, Lazy, Stack } from 'aws-cdk-lib';
 import * as glue from 'aws-cdk-lib/aws-glue';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { STORAGE_PREFIXES } from '../../core/tlsrpt-report';
@@ -81,4 +82,38 @@ export function createQueryTable(
   // A construct dependency: CfnResource#addDependency is deprecated in later aws-cdk-lib versions.
   table.node.addDependency(database);
   return { database, table };
+}
+
+/** The Glue actions a query of the table needs (Athena calls them with the caller's credentials). */
+export const QUERY_GLUE_ACTIONS = ['glue:GetDatabase', 'glue:GetTable', 'glue:GetPartitions'];
+
+/**
+ * What a principal needs to query the table with Athena, on the collector's side: the Glue
+ * catalog, database and table (read), and the stored reports (`reports/` objects, listing under
+ * `reports/`, the bucket's location). Athena reads both with the caller's credentials.
+ */
+export function grantQueryTable(
+  grantee: iam.IGrantable, scope: Construct, bucket: s3.IBucket, databaseName: string, tableName: string,
+): iam.Grant {
+  const stack = Stack.of(scope);
+  const glueArn = (resource: string, resourceName?: string) => stack.formatArn({ service: 'glue', resource, resourceName });
+  const prefix = STORAGE_PREFIXES.reports;
+  return iam.Grant.addToPrincipal({
+    grantee,
+    actions: QUERY_GLUE_ACTIONS,
+    resourceArns: [glueArn('catalog'), glueArn('database', databaseName), glueArn('table', `${databaseName}/${tableName}`)],
+  }).combine(iam.Grant.addToPrincipal({
+    grantee,
+    actions: ['s3:GetObject'],
+    resourceArns: [bucket.arnForObjects(`${prefix}*`)],
+  })).combine(iam.Grant.addToPrincipal({
+    grantee,
+    actions: ['s3:ListBucket'],
+    resourceArns: [bucket.bucketArn],
+    conditions: { StringLike: { 's3:prefix': [`${prefix}*`] } },
+  })).combine(iam.Grant.addToPrincipal({
+    grantee,
+    actions: ['s3:GetBucketLocation'],
+    resourceArns: [bucket.bucketArn],
+  }));
 }
