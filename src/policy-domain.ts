@@ -17,7 +17,7 @@ import { addNagSuppressions } from './private/nag';
 import { policyHostOf, policyUrlOf } from './private/names';
 import { placeResources } from './private/placement';
 import { publishPolicyDomain, recordNamesOf } from './private/policy-domain';
-import { createPolicyBucket, sharedOriginAccessControl } from './private/policy-store';
+import { allowPolicyReads, createPolicyBucket, POLICY_PREFIX, sharedOriginAccessControl } from './private/policy-store';
 import { throwIfProblems } from './private/problems';
 import { registerPolicyDomain } from './private/registry';
 import { addStackLimitChecks } from './private/stack-limits';
@@ -334,6 +334,10 @@ function validateSharedBucket(domain: PolicyDomain, bucket: s3.IBucket, inPlace:
   if (Stack.of(bucket) !== stack) {
     return [`\`bucket\` must be in the PolicyDomain's stack ${quote(stack.stackName)}, since the domain's resources are created beside it, `
       + `got: a bucket of stack ${quote(Stack.of(bucket).stackName)} (${bucket.node.path})`];
+  }
+  if (!allowPolicyReads(bucket)) {
+    return [`\`bucket\` must be a bucket whose policy this app sets (an s3.Bucket), since CloudFront's read of \`${POLICY_PREFIX}/*\` is granted `
+      + `there, got: an imported bucket (${bucket.node.path})`];
   }
   return [];
 }

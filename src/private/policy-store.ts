@@ -36,7 +36,23 @@ export function createPolicyBucket(scope: Construct, removalPolicy: RemovalPolic
     ...PRIVATE_BUCKET_PROPS,
     removalPolicy,
   });
-  bucket.addToResourcePolicy(new iam.PolicyStatement({
+  allowPolicyReads(bucket);
+  return bucket;
+}
+
+/** The buckets whose policy already lets CloudFront read policy files. */
+const READABLE = new WeakSet<s3.IBucket>();
+
+/**
+ * Lets CloudFront distributions of this account read the bucket's `policies/` prefix (see
+ * createPolicyBucket), once per bucket. Returns false when the bucket's policy cannot be changed
+ * (an imported bucket), so the caller can report it.
+ */
+export function allowPolicyReads(bucket: s3.IBucket): boolean {
+  if (READABLE.has(bucket)) {
+    return true;
+  }
+  const result = bucket.addToResourcePolicy(new iam.PolicyStatement({
     sid: 'CloudFrontReadsPolicyFiles',
     principals: [new iam.ServicePrincipal('cloudfront.amazonaws.com')],
     actions: ['s3:GetObject'],
@@ -46,7 +62,10 @@ export function createPolicyBucket(scope: Construct, removalPolicy: RemovalPolic
       ArnLike: { 'AWS:SourceArn': `arn:${Aws.PARTITION}:cloudfront::${Aws.ACCOUNT_ID}:distribution/*` },
     },
   }));
-  return bucket;
+  if (result.statementAdded) {
+    READABLE.add(bucket);
+  }
+  return result.statementAdded;
 }
 
 /** The construct id, beneath its stack, of the origin access control that a stack's MtaSts constructs share. */
