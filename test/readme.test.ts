@@ -172,9 +172,9 @@ describe('the README', () => {
     }
   });
 
-  test('stays a guide read top to bottom: under 450 lines, ending with the full API', () => {
+  test('stays a guide read top to bottom: under 470 lines, ending with the full API', () => {
     // THEN
-    expect(readme.split('\n').length).toBeLessThan(450);
+    expect(readme.split('\n').length).toBeLessThan(470);
     expect(readme.trimEnd()).toMatch(/Full API: \[API\.md\]\(\.\/API\.md\)\.$/);
   });
 
