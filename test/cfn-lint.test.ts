@@ -30,6 +30,8 @@ interface Configuration {
   readonly tlsRpt: boolean;
   /** Publish this many domains with MtaStsDomains instead of one with MtaSts. */
   readonly domains?: number;
+  /** MtaStsDomains's `shards`. */
+  readonly shards?: number;
   /** Stack outputs of MtaSts (default: on). */
   readonly outputs?: boolean;
   /** The stacks (templates) the app must contain. */
@@ -45,6 +47,9 @@ const CONFIGURATIONS: Record<string, Configuration> = {
   'MtaStsDomains with 25 domains in a us-east-1 stack': { region: 'us-east-1', tlsRpt: true, domains: 25, stacks: ['Stack'] },
   'MtaStsDomains with 12 domains in eu-west-1 and a us-east-1 companion stack': {
     region: 'eu-west-1', tlsRpt: true, domains: 12, stacks: ['Stack', 'Stack-MtaSts'],
+  },
+  'MtaStsDomains with 12 domains in eu-west-1, in 3 us-east-1 shard stacks': {
+    region: 'eu-west-1', tlsRpt: true, domains: 12, shards: 3, stacks: ['Stack', 'Stack-MtaSts-Shard0', 'Stack-MtaSts-Shard1', 'Stack-MtaSts-Shard2'],
   },
 };
 
@@ -69,6 +74,7 @@ function synthesize(config: Configuration): Array<{ stack: Stack; templatePath: 
   if (config.domains !== undefined) {
     const modes = [MtaStsMode.TESTING, MtaStsMode.ENFORCE, MtaStsMode.NONE];
     new MtaStsDomains(stack, 'MtaSts', {
+      shards: config.shards,
       mx: ['*.mail.example.net'],
       tlsRpt: { rua: ['mailto:tls-reports@example.net'] },
       domains: Array.from({ length: config.domains }, (_, i) => ({

@@ -585,6 +585,27 @@ describe('check --assembly', () => {
 });
 
 describe('reading a cloud assembly', () => {
+  test('finds every domain of an MtaStsDomains spread over shard stacks', () => {
+    // GIVEN
+    const dir = mkdtempSync(join(tmpdir(), 'cdk-mta-sts-assembly-shards-'));
+    const { app, stack } = exampleStack('eu-west-1', { outdir: dir });
+    const names = ['a.example', 'b.example', 'c.example', 'd.example', 'e.example'];
+    new MtaStsDomains(stack, 'Domains', {
+      shards: 3,
+      mx: ['mx.example.net'],
+      domains: names.map(name => ({ hostedZone: route53.HostedZone.fromHostedZoneAttributes(stack, name, { hostedZoneId: `Z${name[0].toUpperCase()}`, zoneName: name }) })),
+    });
+    app.synth();
+
+    // WHEN
+    const domains = readAssemblyDomains(dir);
+    rmSync(dir, { recursive: true, force: true });
+
+    // THEN
+    expect(domains.map(d => d.data.domainName).sort()).toEqual(names);
+    expect(domains.find(d => d.data.domainName === 'c.example')!.data.policyText).toBe('version: STSv1\r\nmode: testing\r\nmx: mx.example.net\r\nmax_age: 604800\r\n');
+  });
+
   let outdir: string;
   beforeAll(() => {
     outdir = mkdtempSync(join(tmpdir(), 'cdk-mta-sts-assembly-'));

@@ -8,7 +8,7 @@ import { App, Stack, Tags } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import { Construct } from 'constructs';
-import { MtaStsDomainOptions, MtaStsDomains, MtaStsDomainsProps, MtaStsMode, PolicyDomain } from '../src';
+import { MtaStsDomainOptions, MtaStsDomains, MtaStsDomainsProps, MtaStsMode, PolicyDomain, TlsRptCollector } from '../src';
 
 const ACCOUNT = '111111111111';
 const zoneIdOf = (name: string): string => `Z${name.replace(/\W/g, '').toUpperCase()}`;
@@ -200,6 +200,38 @@ describe('MtaStsDomains with shards', () => {
       DomainName: 'b.example',
       PolicyText: 'version: STSv1\r\nmode: testing\r\nmx: mx.b.example\r\nmax_age: 604800\r\n',
     });
+  });
+});
+
+describe('MtaStsDomains with shards and a TLS-RPT collector', () => {
+  test('every shard announces the collector, whose HTTPS URL is the one value shards import, and the collector counts every domain', () => {
+    // GIVEN
+    const app = new App();
+    const stack = new Stack(app, 'Mail', { env: { account: ACCOUNT, region: 'us-east-1' } });
+    const hostedZone = route53.HostedZone.fromHostedZoneAttributes(stack, 'Zone', { hostedZoneId: 'ZCOLLECTOR', zoneName: 'example.com' });
+    const collector = new TlsRptCollector(stack, 'Collector', { hostedZone, httpsReception: true });
+
+    // WHEN
+    const domains = new MtaStsDomains(stack, 'Domains', {
+      shards: 3,
+      mx: ['*.mail.example.net'],
+      tlsRptCollector: collector,
+      domains: brands(9).map(name => ({ hostedZone: zone(stack, name) })),
+    });
+    const assembly = app.synth();
+
+    // THEN
+    expect(collector.policyDomainNames).toEqual([...brands(9)].sort());
+    for (const shard of domains.shardStacks) {
+      const records = Object.values(Template.fromStack(shard).findResources('AWS::Route53::RecordSet', { Properties: { Type: 'TXT' } }));
+      expect(records.length).toBeGreaterThan(0);
+      for (const record of records) {
+        expect(JSON.stringify(record.Properties.ResourceRecords)).toContain('v=TLSRPTv1; rua=mailto:reports@tlsrpt.example.com,');
+        expect(JSON.stringify(record.Properties.ResourceRecords)).toContain('Fn::ImportValue');
+      }
+      expect(assembly.getStackByName(shard.stackName).dependencies.map(d => d.id).filter(id => !id.endsWith('.assets'))).toEqual(['Mail']);
+    }
+    expect(assembly.getStackByName('Mail').dependencies.map(d => d.id).filter(id => !id.endsWith('.assets'))).toEqual([]);
   });
 });
 
