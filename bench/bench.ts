@@ -1,11 +1,13 @@
 /**
  * Benchmark for cdk-mta-sts (not a test: it prints figures and never fails on them, but it
- * exits non-zero when a publication of part 3 fails, or when moto is missing).
+ * exits non-zero when a publication of part 4, or of part 5 at concurrency 1 or 5, fails, or
+ * when moto is missing).
  *
  *   npx ts-node --project test/tsconfig.json bench/bench.ts
  *
- * Optional: BENCH_REPS / BENCH_WARMUP change the repetitions per domain count (defaults 7
- * and 2), BENCH_PAIRS / BENCH_PAIR_WARMUP those of the single-domain comparison (40, 10).
+ * Optional: BENCH_PARTS (e.g. `3,5`) runs only some parts; BENCH_REPS / BENCH_WARMUP change the
+ * repetitions per domain count (defaults 7 and 2), BENCH_PAIRS / BENCH_PAIR_WARMUP those of the
+ * single-domain comparison (40, 10); the others are named with their parts below.
  * No garbage collection is forced between runs: a forced full GC flushes V8's compiled code
  * and inline caches, and made every run 2-3x slower and less like a real `cdk synth`.
  *
@@ -20,13 +22,25 @@
  * Part 2: one domain, the MtaSts construct against a hand-written aws-cdk-lib stack with the
  * same resources (bench/handwritten.ts), interleaved, and the ratio of the median times.
  *
- * Part 3: 100 publications at once (100 domains in one hosted zone), run as packaged (the
+ * Part 3 (bench/synth-at-scale.ts): MtaStsDomains with 100, 500 and 1,000 domains
+ * (BENCH_SCALE_DOMAINS) as in part 1, with `shards` = ceil(domains / 40), each count in a fresh
+ * process: a cold synthesis and BENCH_SCALE_REPS (3) more, peak memory, stacks, resources, the
+ * largest template against CloudFormation's 1 MB and the fullest stack against its 500 resources.
+ *
+ * Part 4: 100 publications at once (100 domains in one hosted zone), run as packaged (the
  * publisher's asset from cdk.out through aws-cdk-lib's entrypoint, test/support/publisher-world.ts)
  * against moto on loopback, behind the fault proxy with Route 53 throttled to 5 requests a second
  * and every change answered PENDING at first, as Route 53 does. Reports how many succeeded, the
  * median and slowest publication in the function's time, and how many requests were throttled.
  * BENCH_TIME_SCALE (default 5) sets how much faster the functions' timers run. Needs moto
  * (`pip install "moto[server]"`).
+ *
+ * Part 5 (bench/publish-at-scale.ts): 1,000 publications (BENCH_SCALE_PUBLICATIONS) in 25 shard
+ * stacks as `cdk deploy --all --concurrency N` runs them, for N = 1, 5 and 25
+ * (BENCH_SCALE_CONCURRENCY), all stacks sharing the account's 5 requests a second of Route 53;
+ * BENCH_SCALE_TIME_SCALE sets the time scale (default 10, and 4 above 5 stacks at once). It says
+ * whether moto and the proxy kept up. Concurrency 25 is the stress case: its failures are
+ * reported, not counted in the exit code.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -35,11 +49,14 @@ import { App, Stack } from 'aws-cdk-lib';
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as cxapi from 'aws-cdk-lib/cx-api';
 import { addHandwrittenMtaSts } from './handwritten';
+import { publicationsAtScale } from './publish-at-scale';
+import { synthesisAtScale } from './synth-at-scale';
+import { median, positiveInt, positiveInts, table } from './util';
 import { MtaSts, MtaStsDomains, MtaStsMode } from '../src';
 import { FaultProxy, startFaultProxy } from '../test/support/aws-faults';
 import { MOTO_MISSING, motoAvailable } from '../test/support/moto';
 import { Invocation } from '../test/support/packaged';
-import { policyText, publisherWorld } from '../test/support/publisher-world';
+import { PublisherWorld, policyText, publisherWorld } from '../test/support/publisher-world';
 
 const ENV = { account: '111111111111', region: 'us-east-1' };
 const STACK_NAME = 'MtaStsBench';
@@ -69,7 +86,7 @@ process.emitWarning = function filtered(this: unknown, warning: string | Error, 
   return (emitWarning as (...args: any[]) => void).call(process, warning, ...rest);
 } as typeof process.emitWarning;
 
-/** Part 3: publications at once, and Route 53's limit (requests a second, per account). */
+/** Part 4: publications at once, and Route 53's limit (requests a second, per account). */
 const PUBLICATIONS = 100;
 const ROUTE53_PER_SECOND = 5;
 /**
@@ -77,6 +94,28 @@ const ROUTE53_PER_SECOND = 5;
  * At 5 and at 10 the figures agree; from about 20 the real overhead, scaled, starts to show.
  */
 const PUBLICATION_TIME_SCALE = positiveInt(process.env.BENCH_TIME_SCALE, 5);
+
+/** Which parts run (BENCH_PARTS=3,5): all by default. */
+const PARTS = positiveInts(process.env.BENCH_PARTS, [1, 2, 3, 4, 5]);
+
+/** Part 3: domain counts synthesized with shards, and the timed runs after the cold one. */
+const SCALE_DOMAIN_COUNTS = positiveInts(process.env.BENCH_SCALE_DOMAINS, [100, 500, 1000]);
+const SCALE_REPS = positiveInt(process.env.BENCH_SCALE_REPS, 3);
+
+/** Part 5: 1,000 publications in 25 stacks (about 40 each) over 10 hosted zones. */
+const SCALE_PUBLICATIONS = positiveInt(process.env.BENCH_SCALE_PUBLICATIONS, 1000);
+const SCALE_STACKS = Math.ceil(SCALE_PUBLICATIONS / 40);
+const SCALE_ZONES = 10;
+/** `cdk deploy --concurrency`: 1 (cdk's default), 5, and every stack at once. */
+const SCALE_CONCURRENCIES = positiveInts(process.env.BENCH_SCALE_CONCURRENCY, [1, 5, SCALE_STACKS]);
+/** The configurations whose failures fail the bench: cdk's default and a moderate concurrency; all at once is the stress case. */
+const GATING_CONCURRENCIES = [1, 5];
+/**
+ * Part 5's time scale (BENCH_SCALE_TIME_SCALE sets one for all): 10 up to 5 stacks at once, to
+ * keep 15 minutes of deploys under 2 real minutes; 4 above, where 1,000 functions retrying at
+ * once would otherwise saturate this machine (the bench says when moto or the proxy fell behind).
+ */
+const SCALE_TIME_SCALE = (concurrency: number) => positiveInt(process.env.BENCH_SCALE_TIME_SCALE, concurrency <= 5 ? 10 : 4);
 
 interface Metrics {
   readonly resources: number;
@@ -214,25 +253,8 @@ function sizeOf(target: string): number {
   return fs.readdirSync(target).reduce((sum, entry) => sum + sizeOf(path.join(target, entry)), 0);
 }
 
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
-
 function loadAverage(): string {
   return os.loadavg().map(l => l.toFixed(2)).join(' ');
-}
-
-function positiveInt(value: string | undefined, fallback: number): number {
-  const parsed = Number(value);
-  return Number.isInteger(parsed) && parsed > 0 ? parsed : fallback;
-}
-
-function table(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map(r => r[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ');
-  return [line(header), widths.map(w => '-'.repeat(w)).join('-|-'), ...rows.map(line)].join('\n');
 }
 
 function formatTypes(types: Record<string, number>): string {
@@ -247,18 +269,13 @@ function sameMetrics(a: Metrics, b: Metrics): boolean {
 }
 
 /**
- * Part 3: PUBLICATIONS Creates of the publisher at once, in one sandbox, with Route 53 throttled
+ * Part 4: PUBLICATIONS Creates of the publisher at once, in one sandbox, with Route 53 throttled
  * and every change PENDING at first; before them, the same Creates with no fault, as a baseline.
  * Returns whether every publication succeeded.
  */
-async function publicationsUnderThrottling(): Promise<boolean> {
+async function publicationsUnderThrottling(world: PublisherWorld): Promise<boolean> {
   console.log(`${PUBLICATIONS} publications at once, packaged publisher against moto: Route 53 throttled to `
     + `${ROUTE53_PER_SECOND} requests/s, every change PENDING at first`);
-  if (!motoAvailable()) {
-    console.log(`  not run: ${MOTO_MISSING}`);
-    return false;
-  }
-  const world = await publisherWorld();
   let proxy: FaultProxy | undefined;
   try {
     // The proxy counts its rate limit in the functions' time: it gets the time scale the sandbox gets.
@@ -326,21 +343,11 @@ async function publicationsUnderThrottling(): Promise<boolean> {
     return failed.length === 0;
   } finally {
     await proxy?.stop();
-    await world.stop();
   }
 }
 
-async function main(): Promise<void> {
-  const cpus = os.cpus();
-  console.log('cdk-mta-sts benchmark: synthesis, and publication under Route 53 throttling');
-  console.log(`machine: ${cpus[0]?.model ?? 'unknown cpu'}, ${cpus.length} cpus, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, `
-    + `${os.type()} ${os.release()} ${os.arch()}, node ${process.version}`);
-  console.log(`load average (1/5/15 min) at start: ${loadAverage()}`);
-  console.log(`runs: ${WARMUP} warm-up (discarded) + ${REPS} timed per domain count, rounds interleaved across counts; `
-    + `${PAIR_WARMUP} + ${PAIRS} interleaved pairs for the single-domain comparison`);
-  console.log('');
-
-  // Part 1: domain counts, interleaved round by round so drift hits every count alike.
+/** Part 1: domain counts, interleaved round by round so drift hits every count alike. */
+function domainCounts(): void {
   const runs = new Map<number, Run[]>(DOMAIN_COUNTS.map(n => [n, []]));
   for (let round = 0; round < WARMUP + REPS; round++) {
     for (const count of DOMAIN_COUNTS) {
@@ -376,8 +383,10 @@ async function main(): Promise<void> {
   console.log(`most domains in one stack: ${maxDomainsPerStack(true)} with TLS-RPT, ${maxDomainsPerStack(false)} without `
     + '(each with its own policy; the construct refuses more, naming CloudFormation\'s 500-resource limit)');
   console.log('');
+}
 
-  // Part 2: one domain, construct vs hand-written, interleaved, alternating which goes first.
+/** Part 2: one domain, construct vs hand-written, interleaved, alternating which goes first. */
+function constructVsHandwritten(): void {
   const constructRuns: Run[] = [];
   const handRuns: Run[] = [];
   for (let pair = 0; pair < PAIR_WARMUP + PAIRS; pair++) {
@@ -414,12 +423,69 @@ async function main(): Promise<void> {
   console.log(`  cross-checks: median of per-pair ratios ${median(pairRatios).toFixed(3)}, `
     + `ratio of minima ${(Math.min(...constructRuns.map(r => r.ms)) / Math.min(...handRuns.map(r => r.ms))).toFixed(3)}`);
   console.log('');
+}
 
-  // Part 3: after the synthesis figures, so that moto and the sandbox do not disturb them.
-  const published = await publicationsUnderThrottling();
+async function main(): Promise<void> {
+  const cpus = os.cpus();
+  console.log('cdk-mta-sts benchmark: synthesis, and publication under Route 53 throttling');
+  console.log(`machine: ${cpus[0]?.model ?? 'unknown cpu'}, ${cpus.length} cpus, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, `
+    + `${os.type()} ${os.release()} ${os.arch()}, node ${process.version}`);
+  console.log(`load average (1/5/15 min) at start: ${loadAverage()}`);
+  console.log(`parts: ${PARTS.join(', ')} (BENCH_PARTS); runs: ${WARMUP} warm-up (discarded) + ${REPS} timed per domain count, rounds interleaved across counts; `
+    + `${PAIR_WARMUP} + ${PAIRS} interleaved pairs for the single-domain comparison`);
+  console.log('');
+  const timed = async (part: number, title: string, run: () => unknown): Promise<void> => {
+    if (!PARTS.includes(part)) {
+      return;
+    }
+    console.log(`== Part ${part}: ${title}`);
+    const started = Date.now();
+    await run();
+    console.log(`(part ${part}: ${((Date.now() - started) / 1000).toFixed(0)} s)`);
+    console.log('');
+  };
+
+  await timed(1, 'MtaStsDomains in one stack', domainCounts);
+  await timed(2, 'one domain, construct vs hand-written', constructVsHandwritten);
+  let failed = false;
+  await timed(3, 'MtaStsDomains at scale, sharded', async () => {
+    // A synthesis that throws is reported, and the publication parts still run.
+    await synthesisAtScale(SCALE_DOMAIN_COUNTS, SCALE_REPS).catch((error) => {
+      console.log(`  FAILED: ${String(error?.message ?? error).split('\n')[0]}`);
+      failed = true;
+    });
+  });
+
+  // Parts 4 and 5: after the synthesis figures, so that moto and the sandboxes do not disturb them.
+  if (PARTS.includes(4) || PARTS.includes(5)) {
+    if (!motoAvailable()) {
+      console.log(`parts 4 and 5 not run: ${MOTO_MISSING}`);
+      failed = true;
+    } else {
+      const world = await publisherWorld();
+      try {
+        await timed(4, `${PUBLICATIONS} publications under throttling`, async () => {
+          failed = !await publicationsUnderThrottling(world) || failed;
+        });
+        await timed(5, 'publications at scale, sharded stacks', async () => {
+          failed = !await publicationsAtScale(world, {
+            domains: SCALE_PUBLICATIONS,
+            stacks: SCALE_STACKS,
+            zones: SCALE_ZONES,
+            concurrencies: SCALE_CONCURRENCIES,
+            gating: GATING_CONCURRENCIES,
+            route53PerSecond: ROUTE53_PER_SECOND,
+            timeScale: SCALE_TIME_SCALE,
+          }) || failed;
+        });
+      } finally {
+        await world.stop();
+      }
+    }
+  }
   console.log(`load average (1/5/15 min) at end: ${loadAverage()}`);
-  if (!published) {
-    console.error('bench: not every publication succeeded');
+  if (failed) {
+    console.error('bench: a synthesis failed, or not every publication succeeded (at the realistic concurrencies)');
     process.exitCode = 1;
   }
 }

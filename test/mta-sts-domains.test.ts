@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { App, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import { parsePolicy } from 'mailauth/lib/mta-sts';
 import { MtaSts, MtaStsDomainOptions, MtaStsDomains, MtaStsDomainsProps, MtaStsMode, MtaStsPolicy, PolicyDomain } from '../src';
@@ -381,6 +382,42 @@ describe('MtaStsDomains at scale', () => {
 });
 
 describe('MtaStsDomains options', () => {
+  test('a domain\'s own certificate serves its distribution, and no certificate is created for it', () => {
+    // GIVEN
+    const app = new App();
+    const stack = new Stack(app, 'Stack', { env: { account: ACCOUNT, region: 'us-east-1' } });
+    const arn = 'arn:aws:acm:us-east-1:111111111111:certificate/11111111-2222-3333-4444-555555555555';
+
+    // WHEN
+    const domains = new MtaStsDomains(stack, 'MtaSts', {
+      mx: ['*.mail.example.net'],
+      domains: [
+        { hostedZone: zone(stack, 'a.example'), certificate: acm.Certificate.fromCertificateArn(stack, 'Certificate', arn) },
+        { hostedZone: zone(stack, 'b.example') },
+      ],
+    });
+
+    // THEN
+    const template = Template.fromStack(stack);
+    template.resourceCountIs('AWS::CertificateManager::Certificate', 1);
+    template.hasResourceProperties('AWS::CertificateManager::Certificate', { DomainName: 'mta-sts.b.example' });
+    template.hasResourceProperties('AWS::CloudFront::Distribution', {
+      DistributionConfig: Match.objectLike({ Aliases: ['mta-sts.a.example'], ViewerCertificate: Match.objectLike({ AcmCertificateArn: arn }) }),
+    });
+    expect(domains.domain('a.example').certificate.certificateArn).toBe(arn);
+  });
+
+  test('fails when a domain\'s own certificate is not in us-east-1', () => {
+    const app = new App();
+    const stack = new Stack(app, 'Stack', { env: { account: ACCOUNT, region: 'us-east-1' } });
+    const arn = 'arn:aws:acm:eu-west-1:111111111111:certificate/11111111-2222-3333-4444-555555555555';
+    expect(() => new MtaStsDomains(stack, 'MtaSts', {
+      mx: ['*.mail.example.net'],
+      domains: [{ hostedZone: zone(stack, 'a.example'), certificate: acm.Certificate.fromCertificateArn(stack, 'Certificate', arn) }],
+    })).toThrow('Invalid MtaStsDomains props at Stack/MtaSts (1 problem):\n  - a.example: `domains[0].certificate` must be in us-east-1, the only region '
+      + `CloudFront takes certificates from, got: a certificate in "eu-west-1" (${arn})`);
+  });
+
   test('lets a domain override the defaults', () => {
     // GIVEN
     const app = new App();
