@@ -3,7 +3,7 @@ import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { MtaStsMode } from './mode';
-import { PolicyDomain, PolicyDomainOptions, PolicyDomainProps } from './policy-domain';
+import { PolicyDomain, PolicyDomainOptions, PolicyDomainProps, PolicyPublishingOptions } from './policy-domain';
 import { tlsRptRecordWith } from './private/collector-link';
 import { validateRecordTtl } from './private/defaults';
 import { DomainField, DomainPlan, handOver, planPolicyDomain } from './private/domain-plan';
@@ -16,7 +16,6 @@ import { throwIfProblems } from './private/problems';
 import { registerPolicyDomain } from './private/registry';
 import { addStackLimitChecks, MAX_STACK_OUTPUTS, MAX_STACK_RESOURCES } from './private/stack-limits';
 import { TlsRptRecord, TlsRptRecordProps } from './tls-rpt';
-import type { TlsRptCollector } from './tls-rpt-collector';
 
 /**
  * One policy domain of an MtaStsDomains construct. Policy fields left out take the
@@ -36,7 +35,7 @@ export interface MtaStsDomainOptions extends PolicyDomainOptions {
 /**
  * Properties of an MtaStsDomains construct.
  */
-export interface MtaStsDomainsProps {
+export interface MtaStsDomainsProps extends PolicyPublishingOptions {
   /** The policy domains. Each keeps its own records, `mta-sts.<domain>` name and policy. */
   readonly domains: MtaStsDomainOptions[];
 
@@ -69,54 +68,6 @@ export interface MtaStsDomainsProps {
    * @default - no `_smtp._tls` record for those domains, and a warning each
    */
   readonly tlsRpt?: TlsRptRecordProps;
-
-  /**
-   * A collector that receives the TLS-RPT reports of every domain: its address is put first in
-   * each domain's `rua` list, then its HTTPS endpoint if it has one, then the domain's own (or
-   * the default) `tlsRpt.rua`; and each domain is added to the collector with its mode.
-   *
-   * @default - no collector
-   * @see https://www.rfc-editor.org/rfc/rfc8460#section-3
-   */
-  readonly tlsRptCollector?: TlsRptCollector;
-
-  /**
-   * Which CloudFront edge locations serve the policies.
-   *
-   * @default cloudfront.PriceClass.PRICE_CLASS_100
-   */
-  readonly priceClass?: cloudfront.PriceClass;
-
-  /**
-   * What happens to the policy bucket when it leaves the stack.
-   *
-   * @default RemovalPolicy.RETAIN
-   */
-  readonly removalPolicy?: RemovalPolicy;
-
-  /**
-   * TTL of the TXT records.
-   *
-   * @default Duration.minutes(5)
-   */
-  readonly recordTtl?: Duration;
-
-  /**
-   * Let the first deploy of a domain replace a `_mta-sts` TXT record that already exists and
-   * was not written by this construct; see `MtaStsProps.replaceExistingRecords`.
-   *
-   * @default false
-   */
-  readonly replaceExistingRecords?: boolean;
-
-  /**
-   * Add each domain's stack outputs (policy URL, policy id, TXT records; see
-   * `PolicyDomainProps.outputs`): three or four per domain, of the 200 CloudFormation allows per
-   * stack, so about 50 domains per stack at most.
-   *
-   * @default false
-   */
-  readonly outputs?: boolean;
 
   /**
    * Spread the domains over this many stacks ("shards"), each in us-east-1 beside the

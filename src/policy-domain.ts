@@ -97,14 +97,15 @@ export interface PolicyDomainOptions {
 }
 
 /**
- * Properties of a PolicyDomain: the domain's settings plus how to publish them.
+ * How policy domains are published: what a PolicyDomain (or MtaSts) takes beside the domain's own
+ * settings, and what an MtaStsDomains applies to every domain.
  */
-export interface PolicyDomainProps extends PolicyDomainOptions {
+export interface PolicyPublishingOptions {
   /**
-   * A collector that receives this domain's TLS-RPT reports in the account: its address is put
-   * first in the `rua` list (some senders report only to the first), then its HTTPS endpoint if
-   * it has one, then `tlsRpt.rua`; and the domain is added to the collector's domains with its
-   * mode. With a collector, `tlsRpt` is optional.
+   * A collector that receives the domains' TLS-RPT reports in the account: its address is put
+   * first in each `rua` list (some senders report only to the first), then its HTTPS endpoint if
+   * it has one, then the domain's `tlsRpt.rua`; and each domain is added to the collector's
+   * domains with its mode. With a collector, `tlsRpt` is optional.
    *
    * @default - no collector: reports go only to `tlsRpt.rua`
    * @see https://www.rfc-editor.org/rfc/rfc8460#section-3
@@ -119,9 +120,9 @@ export interface PolicyDomainProps extends PolicyDomainOptions {
   readonly priceClass?: cloudfront.PriceClass;
 
   /**
-   * What happens to the policy file, and to the bucket this construct creates, when they leave
-   * the stack. With `RETAIN` they are kept; with `DESTROY` the file is deleted with its domain,
-   * so the emptied bucket can be deleted.
+   * What happens to a policy file, and to the buckets the constructs create, when they leave
+   * the stack. With `RETAIN` they are kept; with `DESTROY` each file is deleted with its domain,
+   * so an emptied bucket can be deleted.
    *
    * @default RemovalPolicy.RETAIN
    */
@@ -136,8 +137,8 @@ export interface PolicyDomainProps extends PolicyDomainOptions {
   readonly recordTtl?: Duration;
 
   /**
-   * Let the first deploy replace a `_mta-sts` TXT record that already exists in the zone and
-   * was not written by this library (for example one created by hand). Without it, such a
+   * Let the first deploy of a domain replace a `_mta-sts` TXT record that already exists in the
+   * zone and was not written by this library (for example one created by hand). Without it, such a
    * record makes the deploy fail with a message naming it, and nothing is changed.
    *
    * @default false
@@ -145,14 +146,21 @@ export interface PolicyDomainProps extends PolicyDomainOptions {
   readonly replaceExistingRecords?: boolean;
 
   /**
-   * Add stack outputs with the policy URL, the published policy id and the TXT records, so
-   * `cdk deploy` prints them (the id is made at deploy time). Three or four outputs, of the 200
-   * CloudFormation allows per stack.
+   * Add stack outputs with each domain's policy URL, published policy id and TXT records, so
+   * `cdk deploy` prints them (the id is made at deploy time). Three or four outputs per domain,
+   * of the 200 CloudFormation allows per stack (so at most about 50 domains per stack).
    *
-   * @default true (in MtaStsDomains: the construct's `outputs`, false unless set)
+   * @default true for a PolicyDomain or MtaSts; false for MtaStsDomains
    */
   readonly outputs?: boolean;
 
+}
+
+/**
+ * Properties of a PolicyDomain: the domain's settings, how to publish them, and optionally a
+ * bucket shared with other domains.
+ */
+export interface PolicyDomainProps extends PolicyDomainOptions, PolicyPublishingOptions {
   /**
    * A bucket to keep the policy file in, shared with other domains (each has its own folder).
    * The PolicyDomain must then be in the bucket's stack, and that stack must be able to hold
