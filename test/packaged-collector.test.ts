@@ -546,7 +546,9 @@ describe('the harness', () => {
         const short = await warm.invoke({ action: 'sleep', ms: 1_000 }, { remainingMs: 30_000 });
         expect(short.result.before).toBeLessThanOrEqual(30_000);
         expect(short.result.before).toBeGreaterThan(25_000);
-        expect(short.result.before - short.result.after).toBeGreaterThanOrEqual(990);
+        // libuv starts a timer from the event loop's cached time, which can lag performance.now()
+        // by a few real milliseconds under load; each real millisecond is 100 here.
+        expect(short.result.before - short.result.after).toBeGreaterThanOrEqual(700);
         const byDefault = await warm.invoke({ action: 'sleep', ms: 0 });
         expect(byDefault.result.before).toBeLessThanOrEqual(60_000);
         expect(byDefault.result.before).toBeGreaterThan(55_000);
