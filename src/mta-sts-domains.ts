@@ -159,15 +159,14 @@ export class MtaStsDomains extends Construct {
     const zones = props.domains.map((options, index) => ({ zone: options.hostedZone, prop: `domains[${index}].hostedZone` }));
     // Every shard up to the highest in use is a stack, even an empty one: a shard stack that
     // left the app would keep publishing the domains it held, since `cdk deploy` never touches it.
-    const highest = Math.max((props.shards ?? 0) - 1, ...[...placed.values()].map(domain => domain.shard ?? 0));
-    const shardIndices = props.shards === undefined ? [] : Array.from({ length: highest + 1 }, (_, index) => index);
+    const shardIndices = props.shards === undefined ? []
+      : indicesUpTo(Math.max(props.shards - 1, ...[...placed.values()].map(domain => domain.shard!)));
     const shards = props.shards === undefined ? undefined : placeInShards(this, shardIndices, zones);
     const placement = shards ? undefined : placeResources(this, { zones, certificateSupplied: false });
     [...(shards ?? placement!).problems, ...capacityProblems(this, [...placed.values()], props.shards)].forEach(problem => problems.add(problem));
     throwIfProblems('MtaStsDomains', [...problems], this);
 
     this.domainNames = [...placed.keys()].sort();
-    this.shardStacks = shardIndices.map(index => shards?.stack(index)).filter((stack): stack is Stack => stack !== undefined);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const sites = new Map<number | undefined, { scope: Construct; bucket: s3.Bucket; originAccessControl: cloudfront.IOriginAccessControl }>();
     const siteOf = (shard: number | undefined) => {
@@ -184,7 +183,7 @@ export class MtaStsDomains extends Construct {
       }
       return site;
     };
-    shardIndices.forEach(index => siteOf(index));
+    this.shardStacks = shardIndices.map(index => Stack.of(siteOf(index).scope));
     for (const name of this.domainNames) {
       const domain = placed.get(name)!;
       const site = siteOf(domain.shard);
@@ -231,17 +230,15 @@ export class MtaStsDomains extends Construct {
   private placeDomain(options: MtaStsDomainOptions, index: number, defaults: MtaStsDomainsProps, firstIndex: Map<string, number>,
     placed: Map<string, Placed>): string[] {
     const own = `domains[${index}].`;
-    const inherited = new Set<DomainField>();
+    // What the domain leaves out comes from the defaults, and a problem there names the default.
     const merged: PolicyDomainOptions = {
       ...options,
-      mode: options.mode ?? inheritFrom('mode', defaults.mode, inherited),
-      mx: options.mx ?? inheritFrom('mx', defaults.mx, inherited),
-      maxAge: options.maxAge ?? inheritFrom('maxAge', defaults.maxAge, inherited),
-      tlsRpt: options.tlsRpt ?? inheritFrom('tlsRpt', defaults.tlsRpt, inherited),
+      mode: options.mode ?? defaults.mode,
+      mx: options.mx ?? defaults.mx,
+      maxAge: options.maxAge ?? defaults.maxAge,
+      tlsRpt: options.tlsRpt ?? defaults.tlsRpt,
     };
-    if (options.mx === undefined) {
-      inherited.add('mx');
-    }
+    const inherited = new Set(INHERITABLE.filter(field => options[field] === undefined));
     const result = planPolicyDomain(merged, own, inherited);
     const label = result.domainName ?? labelOf(options, index);
     // A problem in a domain's own field names the domain; one in a default is reported once.
@@ -278,12 +275,12 @@ export class MtaStsDomains extends Construct {
   }
 }
 
-/** `value` when given (noting that `field` came from the defaults), else undefined. */
-function inheritFrom<T>(field: DomainField, value: T | undefined, inherited: Set<DomainField>): T | undefined {
-  if (value !== undefined) {
-    inherited.add(field);
-  }
-  return value;
+/** The policy fields a domain may leave to the construct's defaults. */
+const INHERITABLE: readonly DomainField[] = ['mode', 'mx', 'maxAge', 'tlsRpt'];
+
+/** 0, 1, ... `highest`. */
+function indicesUpTo(highest: number): number[] {
+  return Array.from({ length: highest + 1 }, (_, index) => index);
 }
 
 /** How a domain is named in a problem before its name is known to be valid. */
@@ -320,7 +317,9 @@ function validateShard(shard: number | undefined, prop: string, shards: number |
 function capacityProblems(construct: Construct, domains: Placed[], shards: number | undefined): string[] {
   const bySite = new Map<number | undefined, Placed[]>();
   for (const domain of domains) {
-    bySite.set(domain.shard, [...(bySite.get(domain.shard) ?? []), domain]);
+    const members = bySite.get(domain.shard) ?? [];
+    members.push(domain);
+    bySite.set(domain.shard, members);
   }
   const problems: string[] = [];
   for (const [shard, members] of [...bySite.entries()].sort(([a], [b]) => (a ?? 0) - (b ?? 0))) {

@@ -229,9 +229,6 @@ export class PolicyDomain extends Construct {
   /** The `_smtp._tls.<domain>` TXT record, when the domain publishes TLS-RPT. */
   public readonly tlsRptRecord?: route53.TxtRecord;
 
-  /** Where the resources go when the domain has a bucket of its own (set by `validate`). */
-  private site?: Construct;
-
   /**
    * @param scope the parent construct
    * @param id the construct id
@@ -240,8 +237,11 @@ export class PolicyDomain extends Construct {
    */
   constructor(scope: Construct, id: string, props: PolicyDomainProps) {
     super(scope, id);
+    // A parent (MtaStsDomains) hands over what it checked, and a shared bucket beside which the
+    // resources go beneath this construct; else they go beside a bucket of their own, in this
+    // construct or its companion stack.
     const handedOver = takeHandedOver(props);
-    const planned = handedOver ?? this.validate(props);
+    const { planned, site } = handedOver ? { planned: handedOver, site: this } : this.validate(props);
     const { plan } = planned;
     this.domainName = plan.domainName;
     this.hostedZone = props.hostedZone;
@@ -251,10 +251,7 @@ export class PolicyDomain extends Construct {
     this.tlsRptRecordValue = planned.tlsRpt?.value;
     props.tlsRptCollector?.addPolicyDomain(this.domainName, this.policy.mode);
 
-    // With a shared bucket, the resources go beneath this construct; else beside a bucket of
-    // their own, in this construct or its companion stack.
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
-    const site = props.bucket ? this : this.site!;
     const bucket = props.bucket ?? createPolicyBucket(site, removalPolicy);
     this.bucket = bucket;
     addStackLimitChecks(Stack.of(site));
@@ -305,8 +302,11 @@ export class PolicyDomain extends Construct {
     }
   }
 
-  /** Checks every prop and throws once; registers the domain in the app. */
-  private validate(props: PolicyDomainProps): PlannedDomain {
+  /**
+   * Checks every prop and throws once; registers the domain in the app. Returns the plan and where
+   * the resources go: this construct with a shared bucket, else the placement's scope.
+   */
+  private validate(props: PolicyDomainProps): { readonly planned: PlannedDomain; readonly site: Construct } {
     const kind = this.constructor.name;
     const result = planPolicyDomain(props, '');
     const problems = [...validateRecordTtl(props.recordTtl), ...result.problems];
@@ -321,12 +321,9 @@ export class PolicyDomain extends Construct {
     const duplicate = result.plan && registerPolicyDomain(this, result.plan.domainName, result.plan.policy);
     problems.push(...(duplicate ? [duplicate] : []));
     throwIfProblems(kind, problems, this);
-    if (!props.bucket) {
-      this.site = placement.scope();
-    }
     return {
-      plan: result.plan!,
-      tlsRpt: tlsRptRecordWith(this, props.tlsRpt, props.tlsRptCollector),
+      planned: { plan: result.plan!, tlsRpt: tlsRptRecordWith(this, props.tlsRpt, props.tlsRptCollector) },
+      site: props.bucket ? this : placement.scope(),
     };
   }
 }
