@@ -13,7 +13,7 @@ import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as fc from 'fast-check';
 import { parsePolicy } from 'mailauth/lib/mta-sts';
 import { MtaSts, MtaStsMode, MtaStsPolicy, TlsRptRecord } from '../src';
-import { contentIdPartOf, publicationIdOf } from '../src/core/policy-id';
+import { contentIdPartOf, nextPublicationId, publicationIdOf } from '../src/core/policy-id';
 
 const ACCOUNT = '111111111111';
 /** Runs for properties of the pure models (fast). */
@@ -256,6 +256,35 @@ describe('MtaStsPolicy with arbitrary valid inputs', () => {
         const later = new Date(when.getTime() + Math.max(1000, laterMs));
         expect(publicationIdOf(policy.contentId, later, entropy)).not.toBe(id);
       }), { numRuns: RUNS });
+  });
+
+  test('the next publication id is later than every id the record announces, even within one second', () => {
+    const stamp = fc.tuple(fc.date({ min: new Date('2000-01-01T00:00:00Z'), max: new Date('2999-12-31T23:59:59Z'), noInvalidDate: true }),
+      fc.integer({ min: 0, max: 1295 }));
+    fc.assert(fc.property(policyInput, stamp, fc.array(stamp, { maxLength: 3 }), (input, [when, entropy], announced) => {
+      const policy = new MtaStsPolicy(propsOf(input));
+      const ids = announced.map(([at, e]) => publicationIdOf(policy.contentId, at, e));
+      const id = nextPublicationId(policy.contentId, when, entropy, [...ids, 'not-ours']);
+      expect(id).toMatch(/^[0-9a-f]{16}[0-9]{14}[0-9a-z]{2}$/);
+      expect(contentIdPartOf(id)).toBe(policy.contentId);
+      for (const old of ids) {
+        expect(id.slice(16) > old.slice(16)).toBe(true);
+      }
+      // With nothing later announced, it is the id of this moment.
+      if (ids.every(old => old.slice(16) < publicationIdOf(policy.contentId, when, entropy).slice(16))) {
+        expect(id).toBe(publicationIdOf(policy.contentId, when, entropy));
+      }
+    }), { numRuns: RUNS });
+  });
+
+  test.each([
+    ['the same second', ['0123456789abcdef20261207095652ja'], '0123456789abcdef20261207095652jb'],
+    ['a clock behind the last writer\'s', ['fedcba987654321020261207095700aa'], '0123456789abcdef20261207095700ab'],
+    ['the last tail of a second', ['0123456789abcdef20261231235959zz'], '0123456789abcdef2027010100000000'],
+    ['no id of this scheme', ['manual1', 'abc'], '0123456789abcdef20261207095652ja'],
+  ])('the next publication id after %s', (_, announced, expected) => {
+    const when = new Date('2026-12-07T09:56:52.500Z');
+    expect(nextPublicationId('0123456789abcdef', when, parseInt('ja', 36), announced)).toBe(expected);
   });
 
   test('equal inputs, however written, give equal texts and ids', () => {

@@ -7,8 +7,10 @@ import { createHash } from 'node:crypto';
  * - the content id, 16 lowercase hex characters of the SHA-256 of the policy file's bytes, so a
  *   policy can be traced from its id and a synthesized template shows which text it publishes;
  * - the publication stamp, 16 characters made when the policy is published: the UTC time as
- *   `yyyyMMddHHmmss` and two base-36 characters, so every publication, a rollback's included,
- *   announces an id that was never announced before.
+ *   `yyyyMMddHHmmss` and two base-36 characters, later than the stamp of every id the record
+ *   announces when it is replaced (`nextPublicationId`), so the stamps of a record only grow and
+ *   every publication, a rollback's included, announces an id that was never announced before,
+ *   even two publications within one second.
  *
  * Pure: no aws-cdk-lib, used by the constructs, the publishing handler and the check command.
  */
@@ -36,6 +38,32 @@ export function publicationIdOf(contentId: string, when: Date, entropy: number):
   const stamp = when.toISOString().replace(/[-:T]/g, '').slice(0, 14);
   const tail = (entropy % 1296).toString(36).padStart(2, '0');
   return `${contentId}${stamp}${tail}`;
+}
+
+/**
+ * The id of the next publication of a record whose current ids are `announced`: the id
+ * `publicationIdOf` makes, unless an announced id of this scheme has a stamp as late or later
+ * (two publications within one second, or a clock behind the last writer's); then the stamp right
+ * after the latest announced one. Ids of other schemes are ignored.
+ */
+export function nextPublicationId(contentId: string, when: Date, entropy: number, announced: readonly string[]): string {
+  const candidate = publicationIdOf(contentId, when, entropy);
+  const stamps = announced.map(id => PUBLICATION_ID.exec(id)?.[2]).filter((stamp): stamp is string => stamp !== undefined);
+  const latest = stamps.reduce((max, stamp) => (stamp > max ? stamp : max), '');
+  const stamp = candidate.slice(CONTENT_ID_LENGTH);
+  return stamp > latest ? candidate : `${contentId}${stampAfter(latest)}`;
+}
+
+/** The publication stamp right after `stamp`: its base-36 tail plus one, or the next second's first. */
+function stampAfter(stamp: string): string {
+  const time = stamp.slice(0, 14);
+  const tail = parseInt(stamp.slice(14), 36);
+  if (tail < 1295) {
+    return `${time}${(tail + 1).toString(36).padStart(2, '0')}`;
+  }
+  const part = (from: number, to: number) => Number(time.slice(from, to));
+  const nextSecond = new Date(Date.UTC(part(0, 4), part(4, 6) - 1, part(6, 8), part(8, 10), part(10, 12), part(12, 14) + 1));
+  return publicationIdOf('', nextSecond, 0);
 }
 
 /**

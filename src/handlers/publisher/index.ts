@@ -31,7 +31,7 @@
  */
 import { randomInt } from 'node:crypto';
 import { PublisherAws, TxtRecordSet, isGone, normaliseName } from './aws';
-import { contentIdOf, contentIdPartOf, publicationIdOf } from '../../core/policy-id';
+import { contentIdOf, contentIdPartOf, nextPublicationId } from '../../core/policy-id';
 import { PublicationAnswer, PublicationProperties, publicationPhysicalIdOf } from '../../core/publication';
 import { parseStsRecord, renderStsRecord } from '../../core/sts-record';
 
@@ -117,12 +117,9 @@ class Publisher {
       throw error;
     }
 
-    // 2. The record, with an id never announced before.
-    const currentIds = (current?.values ?? []).map(value => parseStsRecord(value).record?.id);
-    let policyId = publicationIdOf(props.ContentId, new Date(), randomInt(1296));
-    while (currentIds.includes(policyId)) {
-      policyId = publicationIdOf(props.ContentId, new Date(), randomInt(1296));
-    }
+    // 2. The record, with an id never announced before: its stamp is later than the current ones'.
+    const currentIds = (current?.values ?? []).map(value => parseStsRecord(value).record?.id).filter((id): id is string => id !== undefined);
+    const policyId = nextPublicationId(props.ContentId, new Date(), randomInt(1296), currentIds);
     const value = renderStsRecord(policyId);
     // Once the new record is accepted, a failing step of a moved publication withdraws the old
     // record too: it announces an id made for a body the object may no longer hold.
